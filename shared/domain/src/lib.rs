@@ -1,0 +1,25 @@
+//! Pure types and rules of the help desk.
+//!
+//! No I/O, no async, no clock: every function that needs "now" takes it as an argument, so the
+//! rules can be tested exhaustively and reused by both runtimes (AWS and self-hosted).
+
+pub mod audit;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod message;
+pub mod people;
+pub mod policy;
+pub mod ticket;
+
+pub use audit::{ActorRef, AuditEvent, FieldChange};
+pub use email::EmailAddress;
+pub use error::{DomainError, ParseError};
+pub use ids::{AuditId, DepartmentId, MessageId, TicketId, TicketNumber};
+pub use message::{AttachmentMeta, Message, MessageKind};
+pub use people::{Agent, AgentStatus, Customer, Department, Role, Tier};
+pub use policy::Actor;
+pub use ticket::{Channel, Priority, Status, Ticket, TicketPatch};
+
+/// Timestamps are UTC everywhere; conversion to a calendar's zone happens at the edges.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -1,0 +1,86 @@
+use crate::ticket::string_enum;
+use crate::{ActorRef, Channel, DomainError, MessageId, ParseError, TicketId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+string_enum!(
+    /// What a message is: from the customer, a reply the customer sees, or a note only the team sees.
+    MessageKind { CustomerMessage => "customer_message", PublicReply => "public_reply", InternalNote => "internal_note" }
+);
+
+impl MessageKind {
+    pub fn is_public(&self) -> bool {
+        !matches!(self, MessageKind::InternalNote)
+    }
+}
+
+/// Metadata of a stored attachment; the bytes live in the blob store under `blob_key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AttachmentMeta {
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    pub blob_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Message {
+    pub id: MessageId,
+    pub ticket_id: TicketId,
+    pub kind: MessageKind,
+    pub author: ActorRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
+    pub channel: Channel,
+    pub body_text: String,
+    /// Already sanitised HTML (the mail adapter sanitises before storing); never raw input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_html: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentMeta>,
+    /// Set when this message was moved here from a merged ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<TicketId>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub const BODY_MAX: usize = 100_000;
+
+/// A message body: non-empty after trimming, bounded, without NUL and other control characters
+/// except line breaks and tabs.
+pub fn parse_body(raw: &str) -> Result<String, DomainError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(DomainError::Invalid {
+            field: "body",
+            message: "must not be empty".into(),
+        });
+    }
+    if s.len() > BODY_MAX {
+        return Err(DomainError::Invalid {
+            field: "body",
+            message: format!("must be at most {BODY_MAX} bytes"),
+        });
+    }
+    Ok(s.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r'))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_rules() {
+        assert!(parse_body("  ").is_err());
+        assert_eq!(parse_body("a\u{0}b\nc").expect("ok"), "ab\nc");
+        assert!(parse_body(&"x".repeat(BODY_MAX + 1)).is_err());
+    }
+
+    #[test]
+    fn kinds() {
+        assert!(!MessageKind::InternalNote.is_public());
+        assert_eq!(MessageKind::parse("public_reply").expect("ok"), MessageKind::PublicReply);
+    }
+}
