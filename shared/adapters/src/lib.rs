@@ -1,1 +1,13 @@
+//! Adapters: the ports of `helpdesk-app` implemented on real infrastructure.
+//!
+//! - `local`: SQLite (one file, WAL) and key files in the data directory, for the self-hosted
+//!   binary.
+//! - `aws`: DynamoDB (and later SES, SQS, SNS, S3, OpenSearch) for the Lambda functions.
+//!
+//! Both storage engines implement the same `Table` port with the same key design; the
+//! conformance suite in `tests/` holds them to the same behaviour.
 
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "local")]
+pub mod local;

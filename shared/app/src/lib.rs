@@ -1,1 +1,35 @@
+//! Use cases of the help desk, written once over narrow ports.
+//!
+//! Nothing here knows about DynamoDB, SQLite or HTTP: adapters implement the ports in
+//! [`ports`], and the HTTP layer calls the functions of [`Helpdesk`].
 
+pub mod directory;
+pub mod error;
+pub mod keys;
+pub mod listing;
+pub mod ports;
+pub mod tickets;
+
+pub use error::AppError;
+pub use ports::{Clock, IdGen, SystemClock, Table, UlidGen};
+
+use std::sync::Arc;
+
+/// The application: every use case is a method on this, and it owns nothing but ports.
+#[derive(Clone)]
+pub struct Helpdesk {
+    pub(crate) table: Arc<dyn Table>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ids: Arc<dyn IdGen>,
+}
+
+impl Helpdesk {
+    pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
+        Self { table, clock, ids }
+    }
+
+    /// The storage port, for adapters' health checks and tools (benchmarks, imports).
+    pub fn table(&self) -> &Arc<dyn Table> {
+        &self.table
+    }
+}

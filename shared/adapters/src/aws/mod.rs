@@ -1,0 +1,5 @@
+//! AWS adapters. SDK types never leave this module.
+
+pub mod dynamodb;
+
+pub use dynamodb::DynamoTable;

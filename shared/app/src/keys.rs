@@ -1,0 +1,217 @@
+//! The single-table key design, in one place. `infra/ACCESS_PATTERNS.md` lists every query the
+//! product makes against these keys; keep the two in step.
+//!
+//! | item              | pk               | sk           | indexes                                            |
+//! |-------------------|------------------|--------------|----------------------------------------------------|
+//! | ticket            | `T#{id}`         | `#TICKET`    | gsi1 status, gsi2 assignee, gsi3 customer, gsi4 department, gsi5 month |
+//! | message           | `T#{id}`         | `M#{ulid}`   | —                                                  |
+//! | audit event       | `T#{id}`         | `A#{ulid}`   | —                                                  |
+//! | ticket number     | `N#HD-{n}`       | `N`          | — (conditional put = uniqueness)                   |
+//! | idempotency key   | `IDEM#{who}#{k}` | `IDEM`       | — (expires after 24 h)                             |
+//! | agent             | `AG#{email}`     | `#AGENT`     | gsi1 `AGENTS` / `{email}`                          |
+//! | department        | `DEPT#{id}`      | `#DEPT`      | gsi1 `DEPTS` / `{id}`                              |
+//! | customer          | `CU#{email}`     | `#CUSTOMER`  | gsi1 `CUSTOMERS` / `{email}`, gsi2 `PUID#{platform id}` / `#` |
+//! | counter           | `CTR#{name}`     | `CTR`        | —                                                  |
+
+use crate::ports::{Index, Item, Key};
+use crate::AppError;
+use helpdesk_domain::{
+    Agent, AuditEvent, Customer, Department, DepartmentId, EmailAddress, Message, Ticket, TicketId,
+    TicketNumber, Timestamp,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub const TICKET_SK: &str = "#TICKET";
+pub const UNASSIGNED: &str = "-";
+
+pub fn ticket_pk(id: &TicketId) -> String {
+    format!("T#{id}")
+}
+
+pub fn ticket_key(id: &TicketId) -> Key {
+    Key::new(ticket_pk(id), TICKET_SK)
+}
+
+pub fn number_key(n: &TicketNumber) -> Key {
+    Key::new(format!("N#{n}"), "N")
+}
+
+pub fn ticket_number_counter() -> Key {
+    Key::new("CTR#ticket_number", "CTR")
+}
+
+/// Per-day count of created tickets, for dashboards without scanning.
+pub fn created_per_day_counter(day: &str) -> Key {
+    Key::new(format!("CTR#created#{day}"), "CTR")
+}
+
+pub fn idempotency_key(who: &str, key: &str) -> Key {
+    Key::new(format!("IDEM#{who}#{key}"), "IDEM")
+}
+
+pub fn message_sk(m: &Message) -> String {
+    format!("M#{}", m.id.ulid())
+}
+
+pub fn audit_sk(a: &AuditEvent) -> String {
+    format!("A#{}", a.id.ulid())
+}
+
+pub fn agent_key(email: &EmailAddress) -> Key {
+    Key::new(format!("AG#{email}"), "#AGENT")
+}
+
+pub fn department_key(id: &DepartmentId) -> Key {
+    Key::new(format!("DEPT#{id}"), "#DEPT")
+}
+
+pub fn customer_key(email: &EmailAddress) -> Key {
+    Key::new(format!("CU#{email}"), "#CUSTOMER")
+}
+
+pub const AGENTS_PARTITION: &str = "AGENTS";
+pub const DEPARTMENTS_PARTITION: &str = "DEPTS";
+pub const CUSTOMERS_PARTITION: &str = "CUSTOMERS";
+
+pub fn platform_user_partition(platform_user_id: &str) -> String {
+    format!("PUID#{platform_user_id}")
+}
+
+/// Fixed-width UTC time, so lexical order is time order.
+pub fn time_key(t: &Timestamp) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+pub fn month_key(t: &Timestamp) -> String {
+    t.format("%Y-%m").to_string()
+}
+
+pub fn day_key(t: &Timestamp) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+// Ticket index partitions.
+pub fn status_partition(status: helpdesk_domain::Status) -> String {
+    format!("TS#{status}")
+}
+pub fn assignee_partition(assignee: Option<&EmailAddress>) -> String {
+    format!("TA#{}", assignee.map(|a| a.as_str()).unwrap_or(UNASSIGNED))
+}
+pub fn customer_partition(customer: &EmailAddress) -> String {
+    format!("TC#{customer}")
+}
+pub fn department_partition(department: Option<&DepartmentId>) -> String {
+    format!("TD#{}", department.map(|d| d.as_str()).unwrap_or(UNASSIGNED))
+}
+pub fn month_partition(month: &str) -> String {
+    format!("TM#{month}")
+}
+
+/// `o` for open tickets, `d` for done (resolved or closed): queue views read only `o#…`.
+pub fn open_prefix(ticket: &Ticket) -> &'static str {
+    if ticket.status.is_open() {
+        "o"
+    } else {
+        "d"
+    }
+}
+
+/// Sort key for "priority, then oldest first": `{rank}#{created}#{id}`.
+pub fn priority_order(ticket: &Ticket) -> String {
+    format!(
+        "{}#{}#{}",
+        ticket.priority.rank(),
+        time_key(&ticket.created_at),
+        ticket.id
+    )
+}
+
+/// Sort key for creation order: `{created}#{id}`.
+pub fn created_order(ticket: &Ticket) -> String {
+    format!("{}#{}", time_key(&ticket.created_at), ticket.id)
+}
+
+pub fn ticket_item(ticket: &Ticket) -> Result<Item, AppError> {
+    let prio = priority_order(ticket);
+    let created = created_order(ticket);
+    let open = open_prefix(ticket);
+    Ok(Item::new(ticket_key(&ticket.id), ticket.version, to_doc(ticket)?)
+        .with_index(Index::Gsi1, status_partition(ticket.status), prio.clone())
+        .with_index(
+            Index::Gsi2,
+            assignee_partition(ticket.assignee.as_ref()),
+            format!("{open}#{prio}"),
+        )
+        .with_index(
+            Index::Gsi3,
+            customer_partition(&ticket.customer.email),
+            created.clone(),
+        )
+        .with_index(
+            Index::Gsi4,
+            department_partition(ticket.department.as_ref()),
+            format!("{open}#{prio}"),
+        )
+        .with_index(
+            Index::Gsi5,
+            month_partition(&month_key(&ticket.created_at)),
+            created,
+        ))
+}
+
+pub fn message_item(ticket: &TicketId, m: &Message) -> Result<Item, AppError> {
+    Ok(Item::new(Key::new(ticket_pk(ticket), message_sk(m)), 1, to_doc(m)?))
+}
+
+pub fn audit_item(a: &AuditEvent) -> Result<Item, AppError> {
+    Ok(Item::new(Key::new(ticket_pk(&a.ticket_id), audit_sk(a)), 1, to_doc(a)?))
+}
+
+pub fn agent_item(a: &Agent) -> Result<Item, AppError> {
+    Ok(Item::new(agent_key(&a.email), a.version, to_doc(a)?).with_index(
+        Index::Gsi1,
+        AGENTS_PARTITION,
+        a.email.to_string(),
+    ))
+}
+
+pub fn department_item(d: &Department) -> Result<Item, AppError> {
+    Ok(Item::new(department_key(&d.id), d.version, to_doc(d)?).with_index(
+        Index::Gsi1,
+        DEPARTMENTS_PARTITION,
+        d.id.to_string(),
+    ))
+}
+
+pub fn customer_item(c: &Customer) -> Result<Item, AppError> {
+    let mut item = Item::new(customer_key(&c.email), c.version, to_doc(c)?).with_index(
+        Index::Gsi1,
+        CUSTOMERS_PARTITION,
+        c.email.to_string(),
+    );
+    if let Some(puid) = &c.platform_user_id {
+        item = item.with_index(Index::Gsi2, platform_user_partition(puid), c.email.to_string());
+    }
+    Ok(item)
+}
+
+pub fn to_doc<T: Serialize>(value: &T) -> Result<serde_json::Value, AppError> {
+    serde_json::to_value(value).map_err(|e| AppError::internal("serialising an item", e))
+}
+
+/// Reads an entity back; the item's version is authoritative over the document's copy.
+pub fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, AppError> {
+    let mut doc = item.doc.clone();
+    if let serde_json::Value::Object(map) = &mut doc {
+        if map.contains_key("version") {
+            map.insert("version".into(), serde_json::Value::from(item.version));
+        }
+    }
+    serde_json::from_value(doc).map_err(|e| {
+        AppError::internal(
+            "reading a stored item",
+            std::io::Error::other(format!("{}/{}: {e}", item.key.pk, item.key.sk)),
+        )
+    })
+}
