@@ -1,1 +1,7 @@
+//! Shared test support: the `Table` conformance suite and the `TestApp` helper that drives the
+//! real router over HTTP. Integration tests live in `tests/tests/`.
 
+pub mod conformance;
+pub mod test_app;
+
+pub use test_app::TestApp;
