@@ -1,1 +1,29 @@
+//! The one axum `Router` of the help desk: JSON API under `/api/v1`, its OpenAPI document, and
+//! health. The Lambda function and the self-hosted binary serve this same router.
 
+pub mod auth;
+pub mod extract;
+pub mod openapi;
+pub mod problem;
+mod routes;
+
+pub use auth::{AuthConfig, Claims, VerifiedClaims};
+pub use problem::Problem;
+
+use axum::Router;
+use helpdesk_app::Helpdesk;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub helpdesk: Helpdesk,
+    pub auth: Arc<AuthConfig>,
+}
+
+/// Builds the router over the application.
+pub fn router(helpdesk: Helpdesk, auth: AuthConfig) -> Router {
+    routes::router(AppState {
+        helpdesk,
+        auth: Arc::new(auth),
+    })
+}

@@ -18,7 +18,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
@@ -624,7 +624,9 @@ impl Table for DynamoTable {
                         e.code() == Some("ValidationException")
                             && e.message().is_some_and(|m| {
                                 let m = m.to_ascii_lowercase();
-                                m.contains("exclusivestartkey") || m.contains("starting key")
+                                m.contains("exclusivestartkey")
+                                    || m.contains("start key")
+                                    || m.contains("starting key")
                             })
                     });
                 if bad_start {
@@ -720,7 +722,12 @@ impl Table for DynamoTable {
                         .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
                         .map(|(i, _)| i)
                         .collect();
-                    tracing::debug!(?failed, error = %DisplayErrorContext(&err), "transaction cancelled");
+                    let codes: Vec<&str> = cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("?"))
+                        .collect();
+                    tracing::debug!(?failed, ?codes, "transaction cancelled");
                     Err(TableError::TransactionCancelled { failed })
                 }
                 _ => Err(unavailable("TransactWriteItems", err)),

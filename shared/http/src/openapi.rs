@@ -1,0 +1,76 @@
+//! The OpenAPI document, generated from the handlers' annotations and the types they use.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "helpdesk API",
+        description = "Tickets, agents, departments and customers. Errors are application/problem+json (RFC 9457).",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        routes::healthz,
+        routes::openapi_json,
+        routes::me,
+        routes::tickets::create,
+        routes::tickets::list,
+        routes::tickets::get_one,
+        routes::tickets::update,
+        routes::tickets::add_message,
+        routes::tickets::bulk,
+        routes::tickets::transfer,
+        routes::tickets::merge,
+        routes::directory::list_agents,
+        routes::directory::create_agent,
+        routes::directory::get_agent,
+        routes::directory::update_agent,
+        routes::directory::delete_agent,
+        routes::directory::set_agent_status,
+        routes::directory::list_departments,
+        routes::directory::create_department,
+        routes::directory::get_department,
+        routes::directory::update_department,
+        routes::directory::delete_department,
+        routes::directory::list_customers,
+        routes::directory::create_customer,
+        routes::directory::get_customer,
+        routes::directory::update_customer,
+        routes::directory::delete_customer,
+    ),
+    components(schemas(crate::problem::Problem, helpdesk_domain::Status, helpdesk_domain::Priority, helpdesk_domain::Channel)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "tickets", description = "Tickets, their thread and workflow"),
+        (name = "agents", description = "The support team"),
+        (name = "departments"),
+        (name = "customers"),
+        (name = "system")
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Serialised once per process: the document never changes while it runs.
+pub fn document_json() -> String {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| document().to_pretty_json().unwrap_or_else(|_| "{}".into())).clone()
+}
