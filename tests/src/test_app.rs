@@ -1,1 +1,131 @@
-pub struct TestApp;
+//! `TestApp`: the real self-hosted application on port 0 against a fresh data directory, driven
+//! over HTTP. Tests read like use cases: `app.create_ticket(&agent, json!({...}))`.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub data: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A response: status, headers and parsed JSON body (Null when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn content_type(&self) -> &str {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let data = tempfile::tempdir().expect("tempdir");
+        let config = helpdesk::Config { data_dir: data.path().to_path_buf(), listen: ([127, 0, 0, 1], 0).into() };
+        let app = helpdesk::Application::build(&config).await.expect("build app");
+        let addr = app.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        TestApp { base: format!("http://{addr}"), client: reqwest::Client::new(), data, stop: Some(tx) }
+    }
+
+    pub fn token(&self, role: &str, email: Option<&str>) -> String {
+        helpdesk::issue_token(self.data.path(), role, email, 3600).expect("token")
+    }
+
+    pub fn admin(&self) -> String {
+        self.token("admin", Some("admin@example.com"))
+    }
+
+    pub fn agent(&self, email: &str) -> String {
+        self.token("agent", Some(email))
+    }
+
+    pub fn customer(&self, email: &str) -> String {
+        self.token("customer", Some(email))
+    }
+
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::POST, path, Some(token), Some(body), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value, if_match: Option<&str>) -> Reply {
+        let headers: Vec<(&str, &str)> = if_match.map(|v| vec![("If-Match", v)]).unwrap_or_default();
+        self.request(Method::PATCH, path, Some(token), Some(body), &headers).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::PUT, path, Some(token), Some(body), &[]).await
+    }
+
+    /// Creates a ticket and returns its JSON (asserting 201).
+    pub async fn create_ticket(&self, token: &str, body: Value) -> Value {
+        let r = self.post("/api/v1/tickets", token, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "create ticket: {:?}", r.body);
+        r.body
+    }
+
+    /// A ticket for `customer` with a subject, created by an agent.
+    pub async fn ticket_for(&self, token: &str, customer: &str, subject: &str) -> Value {
+        self.create_ticket(token, json!({ "subject": subject, "body": "Details of the problem.", "channel": "email", "customer": { "email": customer } })).await
+    }
+
+    pub async fn create_agent(&self, email: &str, role: &str) -> Value {
+        let r = self.post("/api/v1/agents", &self.admin(), json!({ "email": email, "name": email.split('@').next().unwrap_or("agent"), "role": role, "status": "available" })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "create agent: {:?}", r.body);
+        r.body
+    }
+
+    pub async fn create_department(&self, id: &str) -> Value {
+        let r = self.post("/api/v1/departments", &self.admin(), json!({ "id": id, "name": id })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "create department: {:?}", r.body);
+        r.body
+    }
+
+    /// Lists tickets with a query string and returns the ticket numbers in order.
+    pub async fn list_numbers(&self, token: &str, query: &str) -> Vec<String> {
+        let r = self.get(&format!("/api/v1/tickets?{query}"), token).await;
+        assert_eq!(r.status, StatusCode::OK, "list {query}: {:?}", r.body);
+        r.body["items"].as_array().expect("items").iter().map(|t| t["number"].as_str().unwrap_or("").to_string()).collect()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}

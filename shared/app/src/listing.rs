@@ -86,6 +86,9 @@ impl Helpdesk {
         match actor {
             Actor::Customer { email } => {
                 // Customers list only their own tickets, whatever they ask for.
+                if filter.customer.as_ref().is_some_and(|c| c != email) {
+                    return Ok(TicketPage { items: Vec::new(), next_cursor: None, storage_queries: 0 });
+                }
                 filter.customer = Some(email.clone());
                 filter.assignee = None;
             }
@@ -260,7 +263,8 @@ impl Helpdesk {
                 }
             }
             candidates.sort_by(|a, b| if forward { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) });
-            for (sort_key, item) in candidates {
+            let total = candidates.len();
+            for (position, (sort_key, item)) in candidates.into_iter().enumerate() {
                 if let Some(h) = &horizon {
                     if (forward && sort_key > *h) || (!forward && sort_key < *h) {
                         break;
@@ -272,10 +276,8 @@ impl Helpdesk {
                 if matches(f, &ticket) {
                     items.push(ticket);
                     if items.len() == f.limit {
-                        let done = exhausted.iter().all(|e| *e) && horizon.is_none();
-                        let next = if done { None } else { after.as_deref().map(encode_list_cursor) };
-                        // A full page at the very end would still hand out a cursor for an empty
-                        // page; that is allowed (only `None` means the end).
+                        let more = position + 1 < total || exhausted.iter().any(|e| !*e);
+                        let next = if more { after.as_deref().map(encode_list_cursor) } else { None };
                         return Ok(TicketPage { items, next_cursor: next, storage_queries: queries });
                     }
                 }

@@ -128,24 +128,43 @@ pub struct Merge {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum BulkAction {
-    Assign {
-        #[schema(value_type = Option<String>)]
-        assignee: Option<EmailAddress>,
-    },
-    SetStatus { status: Status },
-    SetPriority { priority: Priority },
+    /// Needs `assignee` (an agent's e-mail, or null to unassign).
+    Assign,
+    /// Needs `status`.
+    SetStatus,
+    /// Needs `priority`.
+    SetPriority,
     Close,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
+    /// Ticket ids or numbers, at most 100, no repeats.
     pub ticket_ids: Vec<String>,
-    #[serde(flatten)]
     pub action: BulkAction,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub assignee: Option<Option<EmailAddress>>,
+    #[serde(default)]
+    pub status: Option<Status>,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+}
+
+impl BulkRequest {
+    fn update(&self) -> Result<UpdateTicket, AppError> {
+        let missing = |field: &str| AppError::validation(field.to_string(), format!("is required for action {:?}", self.action));
+        Ok(match self.action {
+            BulkAction::Assign => UpdateTicket { assignee: Some(self.assignee.clone().ok_or_else(|| missing("assignee"))?), ..Default::default() },
+            BulkAction::SetStatus => UpdateTicket { status: Some(self.status.ok_or_else(|| missing("status"))?), ..Default::default() },
+            BulkAction::SetPriority => UpdateTicket { priority: Some(self.priority.ok_or_else(|| missing("priority"))?), ..Default::default() },
+            BulkAction::Close => UpdateTicket { status: Some(Status::Closed), ..Default::default() },
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -622,12 +641,7 @@ impl Helpdesk {
         if unique.len() != request.ticket_ids.len() {
             return Err(AppError::validation("ticket_ids", "must not repeat a ticket"));
         }
-        let update = match &request.action {
-            BulkAction::Assign { assignee } => UpdateTicket { assignee: Some(assignee.clone()), ..Default::default() },
-            BulkAction::SetStatus { status } => UpdateTicket { status: Some(*status), ..Default::default() },
-            BulkAction::SetPriority { priority } => UpdateTicket { priority: Some(*priority), ..Default::default() },
-            BulkAction::Close => UpdateTicket { status: Some(Status::Closed), ..Default::default() },
-        };
+        let update = request.update()?;
         // Each ticket is its own conditional write: one failure does not undo the others, and
         // the response says exactly which ones failed and why.
         let outcomes = futures::future::join_all(request.ticket_ids.iter().map(|id| {

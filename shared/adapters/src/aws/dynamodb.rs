@@ -14,7 +14,10 @@
 //! DynamoDB deletes expired items lazily (hours to days after `ttl`), so expired items are
 //! filtered out here: `get` drops them, `query` filters them server side, and write conditions
 //! treat an expired item as absent (a create over an expired idempotency key succeeds, an
-//! update of an expired item fails), the same as an engine that removed it on time.
+//! update of an expired item fails), and `add`/`counter` restart an expired counter from 0 —
+//! the same as an engine that removed it on time (the SQLite engine). One gap: a
+//! `WriteOp::Add` inside a transaction adds to an expired-but-unswept counter (no counter
+//! carries a TTL today).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -482,6 +485,10 @@ fn put_op(table: &str, item: &Item, condition: Condition, now: i64) -> Result<Pu
 #[async_trait]
 impl Table for DynamoTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        if key.pk.is_empty() || key.sk.is_empty() {
+            // DynamoDB refuses empty key attributes; no item can have one.
+            return Ok(None);
+        }
         let out = self
             .client
             .get_item()
@@ -525,6 +532,13 @@ impl Table for DynamoTable {
     }
 
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), TableError> {
+        if key.pk.is_empty() || key.sk.is_empty() {
+            // No item can have an empty key attribute: the key is absent.
+            return match condition {
+                Condition::None | Condition::NotExists => Ok(()),
+                Condition::Exists | Condition::VersionIs(_) => Err(TableError::ConditionFailed),
+            };
+        }
         let mut expr = Expr::default();
         let condition_expr = expr.condition(condition, now_unix());
         let result = self
@@ -558,9 +572,8 @@ impl Table for DynamoTable {
             )));
         }
         if query.pk.is_empty() {
-            return Err(TableError::Invalid(
-                "query partition must not be empty".into(),
-            ));
+            // No item (or index entry) can have an empty partition key.
+            return Ok(Page::default());
         }
         let limit = i32::try_from(query.limit)
             .map_err(|_| TableError::Invalid("query limit out of range".into()))?;
@@ -736,43 +749,95 @@ impl Table for DynamoTable {
     }
 
     async fn add(&self, key: &Key, by: i64) -> Result<i64, TableError> {
-        let mut expr = Expr::default();
-        let update_expr = add_expr(&mut expr, by);
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_attrs(key)?))
-            .update_expression(update_expr)
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(|e| unavailable("UpdateItem", e))?;
-        let attrs = out.attributes().ok_or_else(|| {
-            TableError::Corrupt("UpdateItem returned no attributes for a counter".into())
-        })?;
-        number_attr(attrs, COUNTER)?
-            .ok_or_else(|| TableError::Corrupt("UpdateItem returned no counter value".into()))
+        // An expired counter counts as absent: the add runs only on a live (or missing) item,
+        // and an expired one is first replaced by a fresh counter.
+        const ATTEMPTS: usize = 5;
+        for _ in 0..ATTEMPTS {
+            let now = now_unix();
+            let mut expr = Expr::default();
+            let update_expr = add_expr(&mut expr, by);
+            let live = expr.live(now);
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_attrs(key)?))
+                .update_expression(update_expr)
+                .condition_expression(live)
+                .set_expression_attribute_names(expr.names())
+                .set_expression_attribute_values(expr.values())
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    let attrs = out.attributes().ok_or_else(|| {
+                        TableError::Corrupt(
+                            "UpdateItem returned no attributes for a counter".into(),
+                        )
+                    })?;
+                    return number_attr(attrs, COUNTER)?.ok_or_else(|| {
+                        TableError::Corrupt("UpdateItem returned no counter value".into())
+                    });
+                }
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(err) => return Err(unavailable("UpdateItem", err)),
+            }
+            // The stored item has expired: replace it with a fresh counter, unless someone else
+            // did first (then add again).
+            let mut expr = Expr::default();
+            let ttl = expr.name(TTL);
+            let now = expr.value(":now", n(now));
+            let mut fresh = key_attrs(key)?;
+            fresh.insert(VER.to_string(), n(0));
+            fresh.insert(COUNTER.to_string(), n(by));
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(fresh))
+                .condition_expression(format!("{ttl} <= {now}"))
+                .set_expression_attribute_names(expr.names())
+                .set_expression_attribute_values(expr.values())
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(by),
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(err) => return Err(unavailable("PutItem", err)),
+            }
+        }
+        Err(TableError::Unavailable(
+            format!("counter {}/{} kept changing while expired", key.pk, key.sk).into(),
+        ))
     }
 
     async fn counter(&self, key: &Key) -> Result<i64, TableError> {
+        if key.pk.is_empty() || key.sk.is_empty() {
+            return Ok(0);
+        }
         let mut expr = Expr::default();
-        let counter = expr.name(COUNTER);
+        let projection = format!("{}, {}", expr.name(COUNTER), expr.name(TTL));
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key_attrs(key)?))
             .consistent_read(true)
-            .projection_expression(counter)
+            .projection_expression(projection)
             .set_expression_attribute_names(expr.names())
             .send()
             .await
             .map_err(|e| unavailable("GetItem", e))?;
         match out.item() {
             None => Ok(0),
+            Some(attrs) if is_expired(attrs, now_unix())? => Ok(0),
             Some(attrs) => Ok(number_attr(attrs, COUNTER)?.unwrap_or(0)),
         }
     }

@@ -1,0 +1,96 @@
+//! The self-hosted help desk as a library: `Application::build` wires the embedded adapters
+//! to the shared router; `main.rs` and the integration tests both start it this way.
+
+use helpdesk_adapters::local::{keyfile, SqliteTable};
+use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
+use helpdesk_http::AuthConfig;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub mod bench;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    pub first_start: bool,
+    pub data_dir: PathBuf,
+}
+
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("helpdesk.db")
+}
+
+pub fn jwt_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys").join("jwt.key")
+}
+
+/// Opens storage and keys in the data directory (creating them on first start).
+pub fn open_helpdesk(data_dir: &Path) -> anyhow::Result<(Helpdesk, AuthConfig, bool)> {
+    std::fs::create_dir_all(data_dir)?;
+    let db = database_path(data_dir);
+    let first_start = !db.exists();
+    let table = SqliteTable::open(&db)?;
+    let key = keyfile::load_or_create_secret(&jwt_key_path(data_dir))?;
+    let helpdesk = Helpdesk::new(Arc::new(table), Arc::new(SystemClock), Arc::new(UlidGen::default()));
+    Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start))
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let (helpdesk, auth, first_start) = open_helpdesk(&config.data_dir)?;
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(Self {
+            listener,
+            router: helpdesk_http::router(helpdesk, auth),
+            first_start,
+            data_dir: config.data_dir.clone(),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+    }
+}
+
+/// Issues a local token signed with the data directory's key.
+pub fn issue_token(data_dir: &Path, role: &str, email: Option<&str>, ttl_seconds: i64) -> anyhow::Result<String> {
+    let key = keyfile::load_or_create_secret(&jwt_key_path(data_dir))?;
+    let auth = AuthConfig::LocalJwt { key };
+    let claims = helpdesk_http::auth::local_claims(role, email, chrono::Utc::now().timestamp(), ttl_seconds).map_err(anyhow::Error::msg)?;
+    Ok(auth.issue(&claims)?)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
