@@ -21,21 +21,34 @@ pub struct Reply {
 
 impl Reply {
     pub fn content_type(&self) -> &str {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 }
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
         let data = tempfile::tempdir().expect("tempdir");
-        let config = helpdesk::Config { data_dir: data.path().to_path_buf(), listen: ([127, 0, 0, 1], 0).into() };
-        let app = helpdesk::Application::build(&config).await.expect("build app");
+        let config = helpdesk::Config {
+            data_dir: data.path().to_path_buf(),
+            listen: ([127, 0, 0, 1], 0).into(),
+        };
+        let app = helpdesk::Application::build(&config)
+            .await
+            .expect("build app");
         let addr = app.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async {
             let _ = rx.await;
         }));
-        TestApp { base: format!("http://{addr}"), client: reqwest::Client::new(), data, stop: Some(tx) }
+        TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            data,
+            stop: Some(tx),
+        }
     }
 
     pub fn token(&self, role: &str, email: Option<&str>) -> String {
@@ -54,7 +67,14 @@ impl TestApp {
         self.token("customer", Some(email))
     }
 
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -70,24 +90,39 @@ impl TestApp {
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.expect("body");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
-        self.request(Method::GET, path, Some(token), None, &[]).await
+        self.request(Method::GET, path, Some(token), None, &[])
+            .await
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.request(Method::POST, path, Some(token), Some(body), &[]).await
+        self.request(Method::POST, path, Some(token), Some(body), &[])
+            .await
     }
 
-    pub async fn patch(&self, path: &str, token: &str, body: Value, if_match: Option<&str>) -> Reply {
-        let headers: Vec<(&str, &str)> = if_match.map(|v| vec![("If-Match", v)]).unwrap_or_default();
-        self.request(Method::PATCH, path, Some(token), Some(body), &headers).await
+    pub async fn patch(
+        &self,
+        path: &str,
+        token: &str,
+        body: Value,
+        if_match: Option<&str>,
+    ) -> Reply {
+        let headers: Vec<(&str, &str)> =
+            if_match.map(|v| vec![("If-Match", v)]).unwrap_or_default();
+        self.request(Method::PATCH, path, Some(token), Some(body), &headers)
+            .await
     }
 
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.request(Method::PUT, path, Some(token), Some(body), &[]).await
+        self.request(Method::PUT, path, Some(token), Some(body), &[])
+            .await
     }
 
     /// Creates a ticket and returns its JSON (asserting 201).
@@ -109,8 +144,19 @@ impl TestApp {
     }
 
     pub async fn create_department(&self, id: &str) -> Value {
-        let r = self.post("/api/v1/departments", &self.admin(), json!({ "id": id, "name": id })).await;
-        assert_eq!(r.status, StatusCode::CREATED, "create department: {:?}", r.body);
+        let r = self
+            .post(
+                "/api/v1/departments",
+                &self.admin(),
+                json!({ "id": id, "name": id }),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "create department: {:?}",
+            r.body
+        );
         r.body
     }
 
@@ -118,7 +164,12 @@ impl TestApp {
     pub async fn list_numbers(&self, token: &str, query: &str) -> Vec<String> {
         let r = self.get(&format!("/api/v1/tickets?{query}"), token).await;
         assert_eq!(r.status, StatusCode::OK, "list {query}: {:?}", r.body);
-        r.body["items"].as_array().expect("items").iter().map(|t| t["number"].as_str().unwrap_or("").to_string()).collect()
+        r.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|t| t["number"].as_str().unwrap_or("").to_string())
+            .collect()
     }
 }
 

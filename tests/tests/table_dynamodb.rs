@@ -14,7 +14,10 @@ async fn fresh() -> Option<Arc<dyn Table>> {
     let url = std::env::var("HELPDESK_TEST_DYNAMODB_URL")
         .expect("HELPDESK_TEST_DYNAMODB_URL is not set: run the suite with scripts/test.sh, which starts moto");
     let client = connect_local(&url);
-    let name = format!("conformance-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let name = format!(
+        "conformance-{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
     create_table(&client, &name).await.expect("create table");
     Some(Arc::new(DynamoTable::new(client, name)))
 }

@@ -11,19 +11,24 @@ use lambda_http::RequestExt;
 
 /// The router with the claims bridge, ready for `lambda_http::run`.
 pub fn app(helpdesk: helpdesk_app::Helpdesk) -> Router {
-    helpdesk_http::router(helpdesk, AuthConfig::GatewayVerified).layer(axum::middleware::map_request(bridge_claims))
+    helpdesk_http::router(helpdesk, AuthConfig::GatewayVerified)
+        .layer(axum::middleware::map_request(bridge_claims))
 }
 
 async fn bridge_claims(mut req: axum::extract::Request) -> axum::extract::Request {
     // A client cannot set extensions: the claims below come only from API Gateway's context.
     req.extensions_mut().remove::<VerifiedClaims>();
     let claims = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| {
-            jwt.claims
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                .collect::<serde_json::Map<_, _>>()
-        }),
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| {
+                jwt.claims
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect::<serde_json::Map<_, _>>()
+            }),
         _ => None,
     };
     if let Some(claims) = claims.filter(|c| !c.is_empty()) {

@@ -8,7 +8,10 @@ use std::time::Instant;
 pub async fn run(tickets: usize, concurrency: usize) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("helpdesk-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let config = crate::Config { data_dir: dir.join("api"), listen: ([127, 0, 0, 1], 0).into() };
+    let config = crate::Config {
+        data_dir: dir.join("api"),
+        listen: ([127, 0, 0, 1], 0).into(),
+    };
     let app = crate::Application::build(&config).await?;
     let addr = app.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -16,14 +19,22 @@ pub async fn run(tickets: usize, concurrency: usize) -> anyhow::Result<()> {
         let _ = stop_rx.await;
     }));
     let token = crate::issue_token(&config.data_dir, "agent", Some("bench@example.com"), 3600)?;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
     let url = format!("http://{addr}/api/v1/tickets");
     let next = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (client, url, token, next, failures) = (client.clone(), url.clone(), token.clone(), next.clone(), failures.clone());
+            let (client, url, token, next, failures) = (
+                client.clone(),
+                url.clone(),
+                token.clone(),
+                next.clone(),
+                failures.clone(),
+            );
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -36,7 +47,14 @@ pub async fn run(tickets: usize, concurrency: usize) -> anyhow::Result<()> {
                         "channel": "email",
                         "customer": { "email": format!("customer{}@example.com", i % 500) }
                     });
-                    let ok = client.post(&url).bearer_auth(&token).json(&body).send().await.map(|r| r.status() == 201).unwrap_or(false);
+                    let ok = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&body)
+                        .send()
+                        .await
+                        .map(|r| r.status() == 201)
+                        .unwrap_or(false);
                     if !ok {
                         failures.fetch_add(1, Ordering::Relaxed);
                     }

@@ -39,7 +39,11 @@ pub fn open_helpdesk(data_dir: &Path) -> anyhow::Result<(Helpdesk, AuthConfig, b
     let first_start = !db.exists();
     let table = SqliteTable::open(&db)?;
     let key = keyfile::load_or_create_secret(&jwt_key_path(data_dir))?;
-    let helpdesk = Helpdesk::new(Arc::new(table), Arc::new(SystemClock), Arc::new(UlidGen::default()));
+    let helpdesk = Helpdesk::new(
+        Arc::new(table),
+        Arc::new(SystemClock),
+        Arc::new(UlidGen::default()),
+    );
     Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start))
 }
 
@@ -60,16 +64,28 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-    pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }
 
 /// Issues a local token signed with the data directory's key.
-pub fn issue_token(data_dir: &Path, role: &str, email: Option<&str>, ttl_seconds: i64) -> anyhow::Result<String> {
+pub fn issue_token(
+    data_dir: &Path,
+    role: &str,
+    email: Option<&str>,
+    ttl_seconds: i64,
+) -> anyhow::Result<String> {
     let key = keyfile::load_or_create_secret(&jwt_key_path(data_dir))?;
     let auth = AuthConfig::LocalJwt { key };
-    let claims = helpdesk_http::auth::local_claims(role, email, chrono::Utc::now().timestamp(), ttl_seconds).map_err(anyhow::Error::msg)?;
+    let claims =
+        helpdesk_http::auth::local_claims(role, email, chrono::Utc::now().timestamp(), ttl_seconds)
+            .map_err(anyhow::Error::msg)?;
     Ok(auth.issue(&claims)?)
 }
 

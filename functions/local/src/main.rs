@@ -56,25 +56,48 @@ enum Command {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve {
-        data: DataArg { data: std::env::var("HELPDESK_DATA").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("./helpdesk-data")) },
-        listen: std::env::var("HELPDESK_LISTEN").ok().and_then(|l| l.parse().ok()).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
+        data: DataArg {
+            data: std::env::var("HELPDESK_DATA")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| PathBuf::from("./helpdesk-data")),
+        },
+        listen: std::env::var("HELPDESK_LISTEN")
+            .ok()
+            .and_then(|l| l.parse().ok())
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
     }) {
         Command::Serve { data, listen } => {
             init_tracing();
-            let app = helpdesk::Application::build(&helpdesk::Config { data_dir: data.data.clone(), listen }).await?;
+            let app = helpdesk::Application::build(&helpdesk::Config {
+                data_dir: data.data.clone(),
+                listen,
+            })
+            .await?;
             let addr = app.local_addr()?;
-            println!("helpdesk is listening on http://{addr}  (data: {})", data.data.display());
-            println!("  API:     http://{addr}/api/v1   OpenAPI: http://{addr}/api/v1/openapi.json");
+            println!(
+                "helpdesk is listening on http://{addr}  (data: {})",
+                data.data.display()
+            );
+            println!(
+                "  API:     http://{addr}/api/v1   OpenAPI: http://{addr}/api/v1/openapi.json"
+            );
             if app.first_start {
-                println!("  First start: created a new database and signing key in {}.", data.data.display());
+                println!(
+                    "  First start: created a new database and signing key in {}.",
+                    data.data.display()
+                );
             }
             println!(
                 "  Admin token: helpdesk token --role admin --agent admin@example.com --data {}",
@@ -83,15 +106,25 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped(helpdesk::shutdown_signal()).await?;
             println!("helpdesk stopped");
         }
-        Command::Token { data, role, agent, customer, ttl_hours } => {
+        Command::Token {
+            data,
+            role,
+            agent,
+            customer,
+            ttl_hours,
+        } => {
             if !(1..=24 * 365).contains(&ttl_hours) {
                 anyhow::bail!("--ttl-hours must be between 1 and 8760");
             }
             let email = agent.or(customer);
-            let token = helpdesk::issue_token(&data.data, &role, email.as_deref(), ttl_hours * 3600)?;
+            let token =
+                helpdesk::issue_token(&data.data, &role, email.as_deref(), ttl_hours * 3600)?;
             println!("{token}");
         }
-        Command::Bench { tickets, concurrency } => {
+        Command::Bench {
+            tickets,
+            concurrency,
+        } => {
             helpdesk::bench::run(tickets, concurrency.max(1)).await?;
         }
     }

@@ -11,7 +11,10 @@ pub enum AppError {
     Forbidden(&'static str),
     /// Stale write: the stored version is not the one the caller based its change on.
     #[error("conflict: {detail}")]
-    Conflict { detail: String, current_version: Option<u64> },
+    Conflict {
+        detail: String,
+        current_version: Option<u64>,
+    },
     /// Input that does not parse; `field` names it (a JSON pointer-ish path).
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
@@ -46,7 +49,9 @@ impl AppError {
 
     pub fn storage(context: &'static str) -> impl FnOnce(TableError) -> AppError {
         move |e| match e {
-            TableError::InvalidCursor => AppError::validation("cursor", "is not a cursor from this list"),
+            TableError::InvalidCursor => {
+                AppError::validation("cursor", "is not a cursor from this list")
+            }
             other => AppError::internal(context, other),
         }
     }

@@ -102,7 +102,10 @@ pub fn customer_partition(customer: &EmailAddress) -> String {
     format!("TC#{customer}")
 }
 pub fn department_partition(department: Option<&DepartmentId>) -> String {
-    format!("TD#{}", department.map(|d| d.as_str()).unwrap_or(UNASSIGNED))
+    format!(
+        "TD#{}",
+        department.map(|d| d.as_str()).unwrap_or(UNASSIGNED)
+    )
 }
 pub fn month_partition(month: &str) -> String {
     format!("TM#{month}")
@@ -136,52 +139,66 @@ pub fn ticket_item(ticket: &Ticket) -> Result<Item, AppError> {
     let prio = priority_order(ticket);
     let created = created_order(ticket);
     let open = open_prefix(ticket);
-    Ok(Item::new(ticket_key(&ticket.id), ticket.version, to_doc(ticket)?)
-        .with_index(Index::Gsi1, status_partition(ticket.status), prio.clone())
-        .with_index(
-            Index::Gsi2,
-            assignee_partition(ticket.assignee.as_ref()),
-            format!("{open}#{prio}"),
-        )
-        .with_index(
-            Index::Gsi3,
-            customer_partition(&ticket.customer.email),
-            created.clone(),
-        )
-        .with_index(
-            Index::Gsi4,
-            department_partition(ticket.department.as_ref()),
-            format!("{open}#{prio}"),
-        )
-        .with_index(
-            Index::Gsi5,
-            month_partition(&month_key(&ticket.created_at)),
-            created,
-        ))
+    Ok(
+        Item::new(ticket_key(&ticket.id), ticket.version, to_doc(ticket)?)
+            .with_index(Index::Gsi1, status_partition(ticket.status), prio.clone())
+            .with_index(
+                Index::Gsi2,
+                assignee_partition(ticket.assignee.as_ref()),
+                format!("{open}#{prio}"),
+            )
+            .with_index(
+                Index::Gsi3,
+                customer_partition(&ticket.customer.email),
+                created.clone(),
+            )
+            .with_index(
+                Index::Gsi4,
+                department_partition(ticket.department.as_ref()),
+                format!("{open}#{prio}"),
+            )
+            .with_index(
+                Index::Gsi5,
+                month_partition(&month_key(&ticket.created_at)),
+                created,
+            ),
+    )
 }
 
 pub fn message_item(ticket: &TicketId, m: &Message) -> Result<Item, AppError> {
-    Ok(Item::new(Key::new(ticket_pk(ticket), message_sk(m)), 1, to_doc(m)?))
+    Ok(Item::new(
+        Key::new(ticket_pk(ticket), message_sk(m)),
+        1,
+        to_doc(m)?,
+    ))
 }
 
 pub fn audit_item(a: &AuditEvent) -> Result<Item, AppError> {
-    Ok(Item::new(Key::new(ticket_pk(&a.ticket_id), audit_sk(a)), 1, to_doc(a)?))
+    Ok(Item::new(
+        Key::new(ticket_pk(&a.ticket_id), audit_sk(a)),
+        1,
+        to_doc(a)?,
+    ))
 }
 
 pub fn agent_item(a: &Agent) -> Result<Item, AppError> {
-    Ok(Item::new(agent_key(&a.email), a.version, to_doc(a)?).with_index(
-        Index::Gsi1,
-        AGENTS_PARTITION,
-        a.email.to_string(),
-    ))
+    Ok(
+        Item::new(agent_key(&a.email), a.version, to_doc(a)?).with_index(
+            Index::Gsi1,
+            AGENTS_PARTITION,
+            a.email.to_string(),
+        ),
+    )
 }
 
 pub fn department_item(d: &Department) -> Result<Item, AppError> {
-    Ok(Item::new(department_key(&d.id), d.version, to_doc(d)?).with_index(
-        Index::Gsi1,
-        DEPARTMENTS_PARTITION,
-        d.id.to_string(),
-    ))
+    Ok(
+        Item::new(department_key(&d.id), d.version, to_doc(d)?).with_index(
+            Index::Gsi1,
+            DEPARTMENTS_PARTITION,
+            d.id.to_string(),
+        ),
+    )
 }
 
 pub fn customer_item(c: &Customer) -> Result<Item, AppError> {
@@ -191,7 +208,11 @@ pub fn customer_item(c: &Customer) -> Result<Item, AppError> {
         c.email.to_string(),
     );
     if let Some(puid) = &c.platform_user_id {
-        item = item.with_index(Index::Gsi2, platform_user_partition(puid), c.email.to_string());
+        item = item.with_index(
+            Index::Gsi2,
+            platform_user_partition(puid),
+            c.email.to_string(),
+        );
     }
     Ok(item)
 }

@@ -4,7 +4,9 @@
 use crate::keys::{self, from_item};
 use crate::ports::{Index, Item, Query, SortKey};
 use crate::{AppError, Helpdesk};
-use helpdesk_domain::{Actor, Channel, DepartmentId, EmailAddress, Priority, Status, Ticket, TicketNumber, Timestamp};
+use helpdesk_domain::{
+    Actor, Channel, DepartmentId, EmailAddress, Priority, Status, Ticket, TicketNumber, Timestamp,
+};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,7 +24,10 @@ impl SortOrder {
             "priority" => Ok(SortOrder::Priority),
             "newest" | "-created" => Ok(SortOrder::Newest),
             "oldest" | "created" => Ok(SortOrder::Oldest),
-            _ => Err(AppError::validation("sort", "must be priority, newest or oldest")),
+            _ => Err(AppError::validation(
+                "sort",
+                "must be priority, newest or oldest",
+            )),
         }
     }
 }
@@ -81,29 +86,45 @@ struct Source {
 }
 
 impl Helpdesk {
-    pub async fn list_tickets(&self, actor: &Actor, mut filter: TicketFilter) -> Result<TicketPage, AppError> {
+    pub async fn list_tickets(
+        &self,
+        actor: &Actor,
+        mut filter: TicketFilter,
+    ) -> Result<TicketPage, AppError> {
         filter.limit = filter.limit.clamp(1, LIST_LIMIT_MAX);
         match actor {
             Actor::Customer { email } => {
                 // Customers list only their own tickets, whatever they ask for.
                 if filter.customer.as_ref().is_some_and(|c| c != email) {
-                    return Ok(TicketPage { items: Vec::new(), next_cursor: None, storage_queries: 0 });
+                    return Ok(TicketPage {
+                        items: Vec::new(),
+                        next_cursor: None,
+                        storage_queries: 0,
+                    });
                 }
                 filter.customer = Some(email.clone());
                 filter.assignee = None;
             }
             Actor::Platform { .. } if filter.customer.is_none() => {
-                return Err(AppError::validation("customer", "the platform lists one customer's tickets at a time"));
+                return Err(AppError::validation(
+                    "customer",
+                    "the platform lists one customer's tickets at a time",
+                ));
             }
             _ => {}
         }
         if let Some(AssigneeFilter::Me) = &filter.assignee {
-            let me = actor.staff_email().ok_or_else(|| AppError::validation("assignee", "'me' is for team members"))?;
+            let me = actor
+                .staff_email()
+                .ok_or_else(|| AppError::validation("assignee", "'me' is for team members"))?;
             filter.assignee = Some(AssigneeFilter::Agent(me.clone()));
         }
         if let (Some(from), Some(to)) = (filter.created_from, filter.created_to) {
             if from > to {
-                return Err(AppError::validation("created_from", "must not be after created_to"));
+                return Err(AppError::validation(
+                    "created_from",
+                    "must not be after created_to",
+                ));
             }
         }
         if let Some(text) = filter.text.take() {
@@ -113,7 +134,11 @@ impl Helpdesk {
             }
             if let Ok(email) = EmailAddress::parse(&text) {
                 if filter.customer.as_ref().is_some_and(|c| *c != email) {
-                    return Ok(TicketPage { items: Vec::new(), next_cursor: None, storage_queries: 0 });
+                    return Ok(TicketPage {
+                        items: Vec::new(),
+                        next_cursor: None,
+                        storage_queries: 0,
+                    });
                 }
                 filter.customer = Some(email);
             } else if !text.is_empty() {
@@ -124,13 +149,22 @@ impl Helpdesk {
         self.run(&filter, sources, forward).await
     }
 
-    async fn list_by_number(&self, actor: &Actor, filter: &TicketFilter, number: TicketNumber) -> Result<TicketPage, AppError> {
+    async fn list_by_number(
+        &self,
+        actor: &Actor,
+        filter: &TicketFilter,
+        number: TicketNumber,
+    ) -> Result<TicketPage, AppError> {
         let found = self.resolve_ticket_ref(&number.to_string()).await?;
         let items = found
             .into_iter()
             .filter(|t| actor.can_read_ticket(t) && matches(filter, t))
             .collect();
-        Ok(TicketPage { items, next_cursor: None, storage_queries: 2 })
+        Ok(TicketPage {
+            items,
+            next_cursor: None,
+            storage_queries: 2,
+        })
     }
 
     /// Picks the index whose partitions cover the filter most narrowly.
@@ -155,16 +189,32 @@ impl Helpdesk {
                 } else if let Some(d) = &f.department {
                     (Index::Gsi4, keys::department_partition(Some(d)))
                 } else {
-                    let statuses = if f.statuses.is_empty() { Status::ALL.to_vec() } else { f.statuses.clone() };
+                    let statuses = if f.statuses.is_empty() {
+                        Status::ALL.to_vec()
+                    } else {
+                        f.statuses.clone()
+                    };
                     let sources = statuses
                         .iter()
-                        .map(|s| Source { index: Index::Gsi1, pk: keys::status_partition(*s), prefix: String::new(), from: None, to: None })
+                        .map(|s| Source {
+                            index: Index::Gsi1,
+                            pk: keys::status_partition(*s),
+                            prefix: String::new(),
+                            from: None,
+                            to: None,
+                        })
                         .collect();
                     return Ok((sources, true));
                 };
                 let sources = state_prefixes
                     .iter()
-                    .map(|p| Source { index, pk: pk.clone(), prefix: (*p).to_string(), from: None, to: None })
+                    .map(|p| Source {
+                        index,
+                        pk: pk.clone(),
+                        prefix: (*p).to_string(),
+                        from: None,
+                        to: None,
+                    })
                     .collect();
                 Ok((sources, true))
             }
@@ -172,7 +222,13 @@ impl Helpdesk {
                 let forward = f.sort == SortOrder::Oldest;
                 if let Some(customer) = &f.customer {
                     return Ok((
-                        vec![Source { index: Index::Gsi3, pk: keys::customer_partition(customer), prefix: String::new(), from: time_from, to: time_to }],
+                        vec![Source {
+                            index: Index::Gsi3,
+                            pk: keys::customer_partition(customer),
+                            prefix: String::new(),
+                            from: time_from,
+                            to: time_to,
+                        }],
                         forward,
                     ));
                 }
@@ -190,7 +246,13 @@ impl Helpdesk {
                 }
                 let sources = months
                     .into_iter()
-                    .map(|m| Source { index: Index::Gsi5, pk: keys::month_partition(&m), prefix: String::new(), from: time_from.clone(), to: time_to.clone() })
+                    .map(|m| Source {
+                        index: Index::Gsi5,
+                        pk: keys::month_partition(&m),
+                        prefix: String::new(),
+                        from: time_from.clone(),
+                        to: time_to.clone(),
+                    })
                     .collect();
                 Ok((sources, forward))
             }
@@ -204,14 +266,25 @@ impl Helpdesk {
             .query(&Query::partition(None, "N#HD-1").limit(1))
             .await
             .map_err(AppError::storage("finding the first ticket"))?;
-        let Some(item) = page.items.first() else { return Ok(None) };
-        let id = item.doc.get("ticket_id").and_then(|v| v.as_str()).and_then(|s| helpdesk_domain::TicketId::parse(s).ok());
+        let Some(item) = page.items.first() else {
+            return Ok(None);
+        };
+        let id = item
+            .doc
+            .get("ticket_id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| helpdesk_domain::TicketId::parse(s).ok());
         Ok(id.map(|id| chrono::DateTime::<chrono::Utc>::from(id.ulid().datetime())))
     }
 
     /// Runs the sources, merging in order, narrowing by the remaining filters, until the page
     /// is full, the sources are exhausted, or the examine budget is spent.
-    async fn run(&self, f: &TicketFilter, sources: Vec<Source>, forward: bool) -> Result<TicketPage, AppError> {
+    async fn run(
+        &self,
+        f: &TicketFilter,
+        sources: Vec<Source>,
+        forward: bool,
+    ) -> Result<TicketPage, AppError> {
         let mut after = match &f.cursor {
             Some(c) => Some(decode_list_cursor(c)?),
             None => None,
@@ -219,7 +292,14 @@ impl Helpdesk {
         let mut items = Vec::new();
         let mut examined = 0usize;
         let mut queries = 0usize;
-        let fetch = f.limit.max(if f.text.is_some() || has_post_filters(f) { 100 } else { 0 }).min(200);
+        let fetch = f
+            .limit
+            .max(if f.text.is_some() || has_post_filters(f) {
+                100
+            } else {
+                0
+            })
+            .min(200);
         let month_walk = sources.iter().all(|s| s.index == Index::Gsi5) && sources.len() > 1;
         let mut exhausted = vec![false; sources.len()];
         loop {
@@ -230,7 +310,11 @@ impl Helpdesk {
                 (0..sources.len()).filter(|i| !exhausted[*i]).collect()
             };
             if active.is_empty() {
-                return Ok(TicketPage { items, next_cursor: None, storage_queries: queries });
+                return Ok(TicketPage {
+                    items,
+                    next_cursor: None,
+                    storage_queries: queries,
+                });
             }
             let mut candidates: Vec<(String, Item)> = Vec::new();
             let mut horizon: Option<String> = None;
@@ -245,7 +329,11 @@ impl Helpdesk {
                 let more = page.cursor.is_some() && page.items.len() >= fetch;
                 let mut last = None;
                 for item in page.items {
-                    let sk = item.indexes.get(&s.index).map(|k| k.sk.clone()).unwrap_or_default();
+                    let sk = item
+                        .indexes
+                        .get(&s.index)
+                        .map(|k| k.sk.clone())
+                        .unwrap_or_default();
                     let stripped = sk.strip_prefix(&s.prefix).unwrap_or(&sk).to_string();
                     last = Some(stripped.clone());
                     candidates.push((stripped, item));
@@ -255,14 +343,26 @@ impl Helpdesk {
                     if let Some(l) = last {
                         horizon = Some(match horizon {
                             None => l,
-                            Some(h) => if (l < h) == forward { l } else { h },
+                            Some(h) => {
+                                if (l < h) == forward {
+                                    l
+                                } else {
+                                    h
+                                }
+                            }
                         });
                     }
                 } else {
                     exhausted[i] = true;
                 }
             }
-            candidates.sort_by(|a, b| if forward { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) });
+            candidates.sort_by(|a, b| {
+                if forward {
+                    a.0.cmp(&b.0)
+                } else {
+                    b.0.cmp(&a.0)
+                }
+            });
             let total = candidates.len();
             for (position, (sort_key, item)) in candidates.into_iter().enumerate() {
                 if let Some(h) = &horizon {
@@ -277,19 +377,35 @@ impl Helpdesk {
                     items.push(ticket);
                     if items.len() == f.limit {
                         let more = position + 1 < total || exhausted.iter().any(|e| !*e);
-                        let next = if more { after.as_deref().map(encode_list_cursor) } else { None };
-                        return Ok(TicketPage { items, next_cursor: next, storage_queries: queries });
+                        let next = if more {
+                            after.as_deref().map(encode_list_cursor)
+                        } else {
+                            None
+                        };
+                        return Ok(TicketPage {
+                            items,
+                            next_cursor: next,
+                            storage_queries: queries,
+                        });
                     }
                 }
             }
             if month_walk {
                 // The current month is consumed; the next starts from its beginning.
                 if exhausted.iter().all(|e| *e) {
-                    return Ok(TicketPage { items, next_cursor: None, storage_queries: queries });
+                    return Ok(TicketPage {
+                        items,
+                        next_cursor: None,
+                        storage_queries: queries,
+                    });
                 }
             }
             if examined >= EXAMINE_BUDGET {
-                return Ok(TicketPage { items, next_cursor: after.as_deref().map(encode_list_cursor), storage_queries: queries });
+                return Ok(TicketPage {
+                    items,
+                    next_cursor: after.as_deref().map(encode_list_cursor),
+                    storage_queries: queries,
+                });
             }
         }
     }
@@ -336,13 +452,19 @@ fn source_query(s: &Source, after: Option<&str>, forward: bool, limit: usize) ->
         hi = predecessor(&hi);
     }
     let sk = SortKey::Between(lo, hi);
-    Query::partition(Some(s.index), s.pk.clone()).sk(sk).forward(forward).limit(limit)
+    Query::partition(Some(s.index), s.pk.clone())
+        .sk(sk)
+        .forward(forward)
+        .limit(limit)
 }
 
 /// The greatest string below `s` for our key alphabet (printable ASCII): drop the last char and
 /// pad with `~`, which is enough because keys carry a unique id at the end.
 fn predecessor(s: &str) -> String {
-    let mut out: String = s.chars().take(s.chars().count().saturating_sub(1)).collect();
+    let mut out: String = s
+        .chars()
+        .take(s.chars().count().saturating_sub(1))
+        .collect();
     if let Some(last) = s.chars().last() {
         if let Some(prev) = char::from_u32(last as u32 - 1).filter(|_| last as u32 > 0x20) {
             out.push(prev);
@@ -378,7 +500,9 @@ fn matches(f: &TicketFilter, t: &Ticket) -> bool {
     if f.customer.as_ref().is_some_and(|c| *c != t.customer.email) {
         return false;
     }
-    if f.created_from.is_some_and(|from| t.created_at < from) || f.created_to.is_some_and(|to| t.created_at > to) {
+    if f.created_from.is_some_and(|from| t.created_at < from)
+        || f.created_to.is_some_and(|to| t.created_at > to)
+    {
         return false;
     }
     if let Some(text) = &f.text {
@@ -419,11 +543,18 @@ fn encode_list_cursor(after: &str) -> String {
 }
 
 fn decode_list_cursor(c: &str) -> Result<String, AppError> {
-    let m = crate::ports::decode_cursor(c).map_err(|_| AppError::validation("cursor", "is not a cursor from this list"))?;
-    let after = m.get("after").cloned().ok_or_else(|| AppError::validation("cursor", "is not a cursor from this list"))?;
+    let m = crate::ports::decode_cursor(c)
+        .map_err(|_| AppError::validation("cursor", "is not a cursor from this list"))?;
+    let after = m
+        .get("after")
+        .cloned()
+        .ok_or_else(|| AppError::validation("cursor", "is not a cursor from this list"))?;
     // Sort keys are printable ASCII; anything else did not come from us.
     if after.is_empty() || after.len() > 200 || !after.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(AppError::validation("cursor", "is not a cursor from this list"));
+        return Err(AppError::validation(
+            "cursor",
+            "is not a cursor from this list",
+        ));
     }
     Ok(after)
 }
@@ -435,9 +566,18 @@ mod tests {
     #[test]
     fn months() {
         use chrono::TimeZone;
-        let a = chrono::Utc.with_ymd_and_hms(2025, 11, 3, 0, 0, 0).single().expect("t");
-        let b = chrono::Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).single().expect("t");
-        assert_eq!(months_between(&a, &b), vec!["2025-11", "2025-12", "2026-01", "2026-02"]);
+        let a = chrono::Utc
+            .with_ymd_and_hms(2025, 11, 3, 0, 0, 0)
+            .single()
+            .expect("t");
+        let b = chrono::Utc
+            .with_ymd_and_hms(2026, 2, 1, 0, 0, 0)
+            .single()
+            .expect("t");
+        assert_eq!(
+            months_between(&a, &b),
+            vec!["2025-11", "2025-12", "2026-01", "2026-02"]
+        );
         assert!(months_between(&b, &a).is_empty());
     }
 

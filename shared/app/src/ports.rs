@@ -18,7 +18,13 @@ pub enum Index {
 }
 
 impl Index {
-    pub const ALL: [Index; 5] = [Index::Gsi1, Index::Gsi2, Index::Gsi3, Index::Gsi4, Index::Gsi5];
+    pub const ALL: [Index; 5] = [
+        Index::Gsi1,
+        Index::Gsi2,
+        Index::Gsi3,
+        Index::Gsi4,
+        Index::Gsi5,
+    ];
 
     /// Name of the index and the prefix of its key attributes (`gsi1pk`, `gsi1sk`).
     pub fn name(&self) -> &'static str {
@@ -80,7 +86,12 @@ impl Item {
         }
     }
 
-    pub fn with_index(mut self, index: Index, pk: impl Into<String>, sk: impl Into<String>) -> Self {
+    pub fn with_index(
+        mut self,
+        index: Index,
+        pk: impl Into<String>,
+        sk: impl Into<String>,
+    ) -> Self {
         self.indexes.insert(
             index,
             IndexKey {
@@ -110,19 +121,33 @@ pub enum Condition {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {
-    Put { item: Item, condition: Condition },
-    Delete { key: Key, condition: Condition },
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Delete {
+        key: Key,
+        condition: Condition,
+    },
     /// Asserts a condition without writing (e.g. "the department still exists").
-    Check { key: Key, condition: Condition },
+    Check {
+        key: Key,
+        condition: Condition,
+    },
     /// Atomic add to the counter attribute of `key` (created at 0 when missing).
-    Add { key: Key, by: i64 },
+    Add {
+        key: Key,
+        by: i64,
+    },
 }
 
 impl WriteOp {
     pub fn key(&self) -> &Key {
         match self {
             WriteOp::Put { item, .. } => &item.key,
-            WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } | WriteOp::Add { key, .. } => key,
+            WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } | WriteOp::Add { key, .. } => {
+                key
+            }
         }
     }
 }
@@ -343,8 +368,14 @@ mod tests {
     fn transactions_refuse_duplicate_keys() {
         let k = Key::new("a", "b");
         let ops = vec![
-            WriteOp::Add { key: k.clone(), by: 1 },
-            WriteOp::Check { key: k, condition: Condition::Exists },
+            WriteOp::Add {
+                key: k.clone(),
+                by: 1,
+            },
+            WriteOp::Check {
+                key: k,
+                condition: Condition::Exists,
+            },
         ];
         assert!(validate_transaction(&ops).is_err());
         assert!(validate_transaction(&[]).is_err());

@@ -157,12 +157,29 @@ pub struct BulkRequest {
 
 impl BulkRequest {
     fn update(&self) -> Result<UpdateTicket, AppError> {
-        let missing = |field: &str| AppError::validation(field.to_string(), format!("is required for action {:?}", self.action));
+        let missing = |field: &str| {
+            AppError::validation(
+                field.to_string(),
+                format!("is required for action {:?}", self.action),
+            )
+        };
         Ok(match self.action {
-            BulkAction::Assign => UpdateTicket { assignee: Some(self.assignee.clone().ok_or_else(|| missing("assignee"))?), ..Default::default() },
-            BulkAction::SetStatus => UpdateTicket { status: Some(self.status.ok_or_else(|| missing("status"))?), ..Default::default() },
-            BulkAction::SetPriority => UpdateTicket { priority: Some(self.priority.ok_or_else(|| missing("priority"))?), ..Default::default() },
-            BulkAction::Close => UpdateTicket { status: Some(Status::Closed), ..Default::default() },
+            BulkAction::Assign => UpdateTicket {
+                assignee: Some(self.assignee.clone().ok_or_else(|| missing("assignee"))?),
+                ..Default::default()
+            },
+            BulkAction::SetStatus => UpdateTicket {
+                status: Some(self.status.ok_or_else(|| missing("status"))?),
+                ..Default::default()
+            },
+            BulkAction::SetPriority => UpdateTicket {
+                priority: Some(self.priority.ok_or_else(|| missing("priority"))?),
+                ..Default::default()
+            },
+            BulkAction::Close => UpdateTicket {
+                status: Some(Status::Closed),
+                ..Default::default()
+            },
         })
     }
 }
@@ -189,7 +206,15 @@ pub struct BulkResult {
 pub const BULK_MAX: usize = 100;
 
 impl Helpdesk {
-    fn audit(&self, ticket: TicketId, actor: &Actor, action: &str, changes: Vec<FieldChange>, note: Option<String>, now: Timestamp) -> AuditEvent {
+    fn audit(
+        &self,
+        ticket: TicketId,
+        actor: &Actor,
+        action: &str,
+        changes: Vec<FieldChange>,
+        note: Option<String>,
+        now: Timestamp,
+    ) -> AuditEvent {
         AuditEvent {
             id: AuditId::from_ulid(self.ids.ulid()),
             ticket_id: ticket,
@@ -220,10 +245,18 @@ impl Helpdesk {
                 .get("ticket_id")
                 .and_then(|v| v.as_str())
                 .and_then(|s| TicketId::parse(s).ok())
-                .ok_or_else(|| AppError::internal("reading a number item", std::io::Error::other("no ticket_id")))?;
+                .ok_or_else(|| {
+                    AppError::internal(
+                        "reading a number item",
+                        std::io::Error::other("no ticket_id"),
+                    )
+                })?;
             return self.load_ticket(&id).await;
         }
-        Err(AppError::validation("ticket", "must be a ticket id (tkt_…) or number (HD-1042)"))
+        Err(AppError::validation(
+            "ticket",
+            "must be a ticket id (tkt_…) or number (HD-1042)",
+        ))
     }
 
     pub(crate) async fn load_ticket(&self, id: &TicketId) -> Result<Option<Ticket>, AppError> {
@@ -252,82 +285,180 @@ impl Helpdesk {
     }
 
     pub(crate) async fn load_agent(&self, email: &EmailAddress) -> Result<Option<Agent>, AppError> {
-        let item = self.table.get(&keys::agent_key(email)).await.map_err(AppError::storage("reading an agent"))?;
+        let item = self
+            .table
+            .get(&keys::agent_key(email))
+            .await
+            .map_err(AppError::storage("reading an agent"))?;
         item.as_ref().map(from_item).transpose()
     }
 
-    pub(crate) async fn load_department(&self, id: &DepartmentId) -> Result<Option<Department>, AppError> {
-        let item = self.table.get(&keys::department_key(id)).await.map_err(AppError::storage("reading a department"))?;
+    pub(crate) async fn load_department(
+        &self,
+        id: &DepartmentId,
+    ) -> Result<Option<Department>, AppError> {
+        let item = self
+            .table
+            .get(&keys::department_key(id))
+            .await
+            .map_err(AppError::storage("reading a department"))?;
         item.as_ref().map(from_item).transpose()
     }
 
-    pub(crate) async fn load_customer(&self, email: &EmailAddress) -> Result<Option<Customer>, AppError> {
-        let item = self.table.get(&keys::customer_key(email)).await.map_err(AppError::storage("reading a customer"))?;
+    pub(crate) async fn load_customer(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<Customer>, AppError> {
+        let item = self
+            .table
+            .get(&keys::customer_key(email))
+            .await
+            .map_err(AppError::storage("reading a customer"))?;
         item.as_ref().map(from_item).transpose()
     }
 
     /// Checks that a referenced agent and department exist; returns guard operations that make
     /// the final transaction fail if one is deleted in between.
-    async fn references_exist(&self, assignee: Option<&EmailAddress>, department: Option<&DepartmentId>) -> Result<Vec<(WriteOp, &'static str)>, AppError> {
+    async fn references_exist(
+        &self,
+        assignee: Option<&EmailAddress>,
+        department: Option<&DepartmentId>,
+    ) -> Result<Vec<(WriteOp, &'static str)>, AppError> {
         let mut guards = Vec::new();
         if let Some(a) = assignee {
             if self.load_agent(a).await?.is_none() {
                 return Err(AppError::validation("assignee", format!("no agent {a}")));
             }
-            guards.push((WriteOp::Check { key: keys::agent_key(a), condition: Condition::Exists }, "assignee"));
+            guards.push((
+                WriteOp::Check {
+                    key: keys::agent_key(a),
+                    condition: Condition::Exists,
+                },
+                "assignee",
+            ));
         }
         if let Some(d) = department {
             if self.load_department(d).await?.is_none() {
-                return Err(AppError::validation("department", format!("no department {d}")));
+                return Err(AppError::validation(
+                    "department",
+                    format!("no department {d}"),
+                ));
             }
-            guards.push((WriteOp::Check { key: keys::department_key(d), condition: Condition::Exists }, "department"));
+            guards.push((
+                WriteOp::Check {
+                    key: keys::department_key(d),
+                    condition: Condition::Exists,
+                },
+                "department",
+            ));
         }
         Ok(guards)
     }
 
-    pub async fn create_ticket(&self, actor: &Actor, input: NewTicket, idempotency_key: Option<&str>) -> Result<(Ticket, bool), AppError> {
+    pub async fn create_ticket(
+        &self,
+        actor: &Actor,
+        input: NewTicket,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Ticket, bool), AppError> {
         let subject = parse_subject(&input.subject).map_err(AppError::from)?;
         let body = parse_body(&input.body).map_err(AppError::from)?;
         let (channel, customer_ref, staff_fields) = match actor {
             Actor::Customer { email } => {
                 if input.customer.as_ref().is_some_and(|c| c.email != *email) {
-                    return Err(AppError::validation("customer.email", "customers open tickets for themselves only"));
+                    return Err(AppError::validation(
+                        "customer.email",
+                        "customers open tickets for themselves only",
+                    ));
                 }
-                (Channel::Web, CustomerRef { email: email.clone(), name: input.customer.as_ref().and_then(|c| c.name.clone()), platform_user_id: None, locale: input.customer.as_ref().and_then(|c| c.locale.clone()) }, false)
+                (
+                    Channel::Web,
+                    CustomerRef {
+                        email: email.clone(),
+                        name: input.customer.as_ref().and_then(|c| c.name.clone()),
+                        platform_user_id: None,
+                        locale: input.customer.as_ref().and_then(|c| c.locale.clone()),
+                    },
+                    false,
+                )
             }
             Actor::Platform { .. } => {
-                let c = input.customer.clone().ok_or_else(|| AppError::validation("customer", "is required"))?;
-                if c.platform_user_id.as_deref().map(str::trim).unwrap_or("").is_empty() {
-                    return Err(AppError::validation("customer.platform_user_id", "is required for in-app tickets"));
+                let c = input
+                    .customer
+                    .clone()
+                    .ok_or_else(|| AppError::validation("customer", "is required"))?;
+                if c.platform_user_id
+                    .as_deref()
+                    .map(str::trim)
+                    .unwrap_or("")
+                    .is_empty()
+                {
+                    return Err(AppError::validation(
+                        "customer.platform_user_id",
+                        "is required for in-app tickets",
+                    ));
                 }
                 (Channel::InApp, c, false)
             }
             Actor::Staff { .. } | Actor::System { .. } => {
-                let c = input.customer.clone().ok_or_else(|| AppError::validation("customer", "is required"))?;
+                let c = input
+                    .customer
+                    .clone()
+                    .ok_or_else(|| AppError::validation("customer", "is required"))?;
                 (input.channel.unwrap_or(Channel::Phone), c, true)
             }
         };
-        if !staff_fields && (input.assignee.is_some() || input.department.is_some() || !input.tags.is_empty() || input.priority.is_some()) {
-            return Err(AppError::Forbidden("only the support team sets priority, assignee, department or tags"));
+        if !staff_fields
+            && (input.assignee.is_some()
+                || input.department.is_some()
+                || !input.tags.is_empty()
+                || input.priority.is_some())
+        {
+            return Err(AppError::Forbidden(
+                "only the support team sets priority, assignee, department or tags",
+            ));
         }
         if let Some(puid) = &customer_ref.platform_user_id {
             if puid.trim().is_empty() || puid.len() > 128 || puid.chars().any(char::is_control) {
-                return Err(AppError::validation("customer.platform_user_id", "must be 1-128 printable characters"));
+                return Err(AppError::validation(
+                    "customer.platform_user_id",
+                    "must be 1-128 printable characters",
+                ));
             }
         }
-        let name = customer_ref.name.as_deref().map(|n| parse_name("customer.name", n)).transpose().map_err(AppError::from)?;
-        let locale = customer_ref.locale.as_deref().map(parse_locale).transpose().map_err(|_| AppError::validation("customer.locale", "must be a language tag such as en or pt-BR"))?;
+        let name = customer_ref
+            .name
+            .as_deref()
+            .map(|n| parse_name("customer.name", n))
+            .transpose()
+            .map_err(AppError::from)?;
+        let locale = customer_ref
+            .locale
+            .as_deref()
+            .map(parse_locale)
+            .transpose()
+            .map_err(|_| {
+                AppError::validation(
+                    "customer.locale",
+                    "must be a language tag such as en or pt-BR",
+                )
+            })?;
         let category = match &input.category {
             Some(c) => parse_category(c).map_err(AppError::from)?,
             None => None,
         };
         let tags = parse_tags(input.tags.iter().map(String::as_str)).map_err(AppError::from)?;
-        let guards = self.references_exist(input.assignee.as_ref(), input.department.as_ref()).await?;
+        let guards = self
+            .references_exist(input.assignee.as_ref(), input.department.as_ref())
+            .await?;
         let idem = idempotency_key
             .map(|k| {
                 let k = k.trim();
                 if k.is_empty() || k.len() > 200 || !k.chars().all(|c| c.is_ascii_graphic()) {
-                    Err(AppError::validation("Idempotency-Key", "must be 1-200 visible ASCII characters"))
+                    Err(AppError::validation(
+                        "Idempotency-Key",
+                        "must be 1-200 visible ASCII characters",
+                    ))
                 } else {
                     Ok(keys::idempotency_key(&actor.reference().id, k))
                 }
@@ -340,9 +471,16 @@ impl Helpdesk {
         }
 
         let now = self.clock.now();
-        let customer = self.ensure_customer(&customer_ref, name, locale, now).await?;
-        let number = self.table.add(&keys::ticket_number_counter(), 1).await.map_err(AppError::storage("allocating a ticket number"))?;
-        let number = TicketNumber::new(u64::try_from(number).unwrap_or(0)).map_err(|e| AppError::internal("allocating a ticket number", e))?;
+        let customer = self
+            .ensure_customer(&customer_ref, name, locale, now)
+            .await?;
+        let number = self
+            .table
+            .add(&keys::ticket_number_counter(), 1)
+            .await
+            .map_err(AppError::storage("allocating a ticket number"))?;
+        let number = TicketNumber::new(u64::try_from(number).unwrap_or(0))
+            .map_err(|e| AppError::internal("allocating a ticket number", e))?;
         let id = TicketId::from_ulid(self.ids.ulid());
         let ticket = Ticket {
             id,
@@ -351,7 +489,11 @@ impl Helpdesk {
             channel,
             category,
             priority: input.priority.unwrap_or(Priority::Medium),
-            status: if input.assignee.is_some() { Status::Assigned } else { Status::New },
+            status: if input.assignee.is_some() {
+                Status::Assigned
+            } else {
+                Status::New
+            },
             assignee: input.assignee.clone(),
             department: input.department.clone(),
             tags,
@@ -390,19 +532,39 @@ impl Helpdesk {
         };
         let created = self.audit(id, actor, "created", Vec::new(), None, now);
         let mut ops = vec![
-            WriteOp::Put { item: keys::ticket_item(&ticket)?, condition: Condition::NotExists },
             WriteOp::Put {
-                item: crate::ports::Item::new(keys::number_key(&number), 1, serde_json::json!({ "ticket_id": id.to_string() })),
+                item: keys::ticket_item(&ticket)?,
                 condition: Condition::NotExists,
             },
-            WriteOp::Put { item: keys::message_item(&id, &message)?, condition: Condition::NotExists },
-            WriteOp::Put { item: keys::audit_item(&created)?, condition: Condition::NotExists },
-            WriteOp::Add { key: keys::created_per_day_counter(&keys::day_key(&now)), by: 1 },
+            WriteOp::Put {
+                item: crate::ports::Item::new(
+                    keys::number_key(&number),
+                    1,
+                    serde_json::json!({ "ticket_id": id.to_string() }),
+                ),
+                condition: Condition::NotExists,
+            },
+            WriteOp::Put {
+                item: keys::message_item(&id, &message)?,
+                condition: Condition::NotExists,
+            },
+            WriteOp::Put {
+                item: keys::audit_item(&created)?,
+                condition: Condition::NotExists,
+            },
+            WriteOp::Add {
+                key: keys::created_per_day_counter(&keys::day_key(&now)),
+                by: 1,
+            },
         ];
         let idem_position = idem.as_ref().map(|key| {
             ops.push(WriteOp::Put {
-                item: crate::ports::Item::new(key.clone(), 1, serde_json::json!({ "ticket_id": id.to_string() }))
-                    .expiring_at(now.timestamp() + 24 * 3600),
+                item: crate::ports::Item::new(
+                    key.clone(),
+                    1,
+                    serde_json::json!({ "ticket_id": id.to_string() }),
+                )
+                .expiring_at(now.timestamp() + 24 * 3600),
                 condition: Condition::NotExists,
             });
             ops.len() - 1
@@ -419,14 +581,21 @@ impl Helpdesk {
                     }
                 }
                 Err(guard_error(&failed, &guard_fields).unwrap_or_else(|| {
-                    AppError::internal("creating a ticket", TableError::TransactionCancelled { failed })
+                    AppError::internal(
+                        "creating a ticket",
+                        TableError::TransactionCancelled { failed },
+                    )
                 }))
             }
             Err(e) => Err(AppError::storage("creating a ticket")(e)),
         }
     }
 
-    fn push_guards(&self, ops: &mut Vec<WriteOp>, guards: Vec<(WriteOp, &'static str)>) -> Vec<(usize, &'static str)> {
+    fn push_guards(
+        &self,
+        ops: &mut Vec<WriteOp>,
+        guards: Vec<(WriteOp, &'static str)>,
+    ) -> Vec<(usize, &'static str)> {
         guards
             .into_iter()
             .map(|(op, field)| {
@@ -437,10 +606,19 @@ impl Helpdesk {
     }
 
     async fn idempotent_replay(&self, key: &crate::ports::Key) -> Result<Option<Ticket>, AppError> {
-        let Some(item) = self.table.get(key).await.map_err(AppError::storage("reading an idempotency key"))? else {
+        let Some(item) = self
+            .table
+            .get(key)
+            .await
+            .map_err(AppError::storage("reading an idempotency key"))?
+        else {
             return Ok(None);
         };
-        let id = item.doc.get("ticket_id").and_then(|v| v.as_str()).and_then(|s| TicketId::parse(s).ok());
+        let id = item
+            .doc
+            .get("ticket_id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| TicketId::parse(s).ok());
         match id {
             Some(id) => self.load_ticket(&id).await,
             None => Ok(None),
@@ -449,7 +627,13 @@ impl Helpdesk {
 
     /// Returns the customer's profile, creating it on first contact. Never overwrites a profile:
     /// the directory (and later the platform) is the source of truth for tier and flags.
-    async fn ensure_customer(&self, r: &CustomerRef, name: Option<String>, locale: Option<String>, now: Timestamp) -> Result<Customer, AppError> {
+    async fn ensure_customer(
+        &self,
+        r: &CustomerRef,
+        name: Option<String>,
+        locale: Option<String>,
+        now: Timestamp,
+    ) -> Result<Customer, AppError> {
         if let Some(existing) = self.load_customer(&r.email).await? {
             return Ok(existing);
         }
@@ -464,7 +648,11 @@ impl Helpdesk {
             updated_at: now,
             version: 1,
         };
-        match self.table.put(keys::customer_item(&customer)?, Condition::NotExists).await {
+        match self
+            .table
+            .put(keys::customer_item(&customer)?, Condition::NotExists)
+            .await
+        {
             Ok(()) => Ok(customer),
             // Created concurrently by another request: use that one.
             Err(TableError::ConditionFailed) => self
@@ -485,7 +673,12 @@ impl Helpdesk {
         loop {
             let page = self
                 .table
-                .query(&Query::partition(None, keys::ticket_pk(&ticket.id)).sk(SortKey::Ge("A#".into())).limit(500).cursor(cursor))
+                .query(
+                    &Query::partition(None, keys::ticket_pk(&ticket.id))
+                        .sk(SortKey::Ge("A#".into()))
+                        .limit(500)
+                        .cursor(cursor),
+                )
                 .await
                 .map_err(AppError::storage("reading a ticket's thread"))?;
             for item in &page.items {
@@ -503,15 +696,28 @@ impl Helpdesk {
                 None => break,
             }
         }
-        messages.sort_by(|a: &Message, b: &Message| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
-        Ok(TicketView { ticket, messages, audit })
+        messages.sort_by_key(|m: &Message| (m.created_at, m.id));
+        Ok(TicketView {
+            ticket,
+            messages,
+            audit,
+        })
     }
 
     /// Stores a changed ticket plus extra items in one transaction, conditional on the version
     /// it was read at. A lost race is a conflict, never an overwrite.
-    async fn commit(&self, read_version: u64, ticket: &mut Ticket, mut extra: Vec<WriteOp>, guards: Vec<(WriteOp, &'static str)>) -> Result<(), AppError> {
+    async fn commit(
+        &self,
+        read_version: u64,
+        ticket: &mut Ticket,
+        mut extra: Vec<WriteOp>,
+        guards: Vec<(WriteOp, &'static str)>,
+    ) -> Result<(), AppError> {
         ticket.version = read_version + 1;
-        let mut ops = vec![WriteOp::Put { item: keys::ticket_item(ticket)?, condition: Condition::VersionIs(read_version) }];
+        let mut ops = vec![WriteOp::Put {
+            item: keys::ticket_item(ticket)?,
+            condition: Condition::VersionIs(read_version),
+        }];
         ops.append(&mut extra);
         let guard_fields = self.push_guards(&mut ops, guards);
         match self.table.transact(ops).await {
@@ -521,13 +727,22 @@ impl Helpdesk {
                     return Err(e);
                 }
                 let current = self.load_ticket(&ticket.id).await?.map(|t| t.version);
-                Err(AppError::Conflict { detail: "the ticket changed since it was read; reload and try again".into(), current_version: current })
+                Err(AppError::Conflict {
+                    detail: "the ticket changed since it was read; reload and try again".into(),
+                    current_version: current,
+                })
             }
             Err(e) => Err(AppError::storage("saving a ticket")(e)),
         }
     }
 
-    pub async fn update_ticket(&self, actor: &Actor, reference: &str, input: UpdateTicket, if_match: Option<u64>) -> Result<Ticket, AppError> {
+    pub async fn update_ticket(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        input: UpdateTicket,
+        if_match: Option<u64>,
+    ) -> Result<Ticket, AppError> {
         let mut ticket = self.workable_ticket(actor, reference).await?;
         check_expected(&ticket, if_match.or(input.version))?;
         let patch = TicketPatch {
@@ -540,18 +755,44 @@ impl Helpdesk {
             },
             assignee: input.assignee.clone(),
             department: input.department.clone(),
-            tags: input.tags.as_ref().map(|t| parse_tags(t.iter().map(String::as_str))).transpose().map_err(AppError::from)?,
+            tags: input
+                .tags
+                .as_ref()
+                .map(|t| parse_tags(t.iter().map(String::as_str)))
+                .transpose()
+                .map_err(AppError::from)?,
         };
-        self.apply_patch(actor, &mut ticket, patch, "updated", None, Vec::new()).await?;
+        self.apply_patch(actor, &mut ticket, patch, "updated", None, Vec::new())
+            .await?;
         Ok(ticket)
     }
 
     /// Applies a patch and stores it with its audit event (and extra items), or does nothing
     /// when nothing changes.
-    async fn apply_patch(&self, actor: &Actor, ticket: &mut Ticket, patch: TicketPatch, action: &str, note: Option<String>, extra: Vec<WriteOp>) -> Result<Vec<FieldChange>, AppError> {
-        let new_assignee = patch.assignee.as_ref().and_then(|a| a.as_ref()).filter(|a| Some(*a) != ticket.assignee.as_ref()).cloned();
-        let new_department = patch.department.as_ref().and_then(|d| d.as_ref()).filter(|d| Some(*d) != ticket.department.as_ref()).cloned();
-        let guards = self.references_exist(new_assignee.as_ref(), new_department.as_ref()).await?;
+    async fn apply_patch(
+        &self,
+        actor: &Actor,
+        ticket: &mut Ticket,
+        patch: TicketPatch,
+        action: &str,
+        note: Option<String>,
+        extra: Vec<WriteOp>,
+    ) -> Result<Vec<FieldChange>, AppError> {
+        let new_assignee = patch
+            .assignee
+            .as_ref()
+            .and_then(|a| a.as_ref())
+            .filter(|a| Some(*a) != ticket.assignee.as_ref())
+            .cloned();
+        let new_department = patch
+            .department
+            .as_ref()
+            .and_then(|d| d.as_ref())
+            .filter(|d| Some(*d) != ticket.department.as_ref())
+            .cloned();
+        let guards = self
+            .references_exist(new_assignee.as_ref(), new_department.as_ref())
+            .await?;
         let read_version = ticket.version;
         let now = self.clock.now();
         let mut next = ticket.clone();
@@ -560,19 +801,33 @@ impl Helpdesk {
             return Ok(changes);
         }
         let event = self.audit(ticket.id, actor, action, changes.clone(), note, now);
-        let mut ops = vec![WriteOp::Put { item: keys::audit_item(&event)?, condition: Condition::NotExists }];
+        let mut ops = vec![WriteOp::Put {
+            item: keys::audit_item(&event)?,
+            condition: Condition::NotExists,
+        }];
         ops.extend(extra);
         self.commit(read_version, &mut next, ops, guards).await?;
         *ticket = next;
         Ok(changes)
     }
 
-    pub async fn add_message(&self, actor: &Actor, reference: &str, input: NewMessage) -> Result<(Message, Ticket), AppError> {
+    pub async fn add_message(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        input: NewMessage,
+    ) -> Result<(Message, Ticket), AppError> {
         let mut ticket = self.readable_ticket(actor, reference).await?;
         check_expected(&ticket, input.version)?;
-        let kind = input.kind.unwrap_or(if actor.is_staff() { MessageKind::PublicReply } else { MessageKind::CustomerMessage });
+        let kind = input.kind.unwrap_or(if actor.is_staff() {
+            MessageKind::PublicReply
+        } else {
+            MessageKind::CustomerMessage
+        });
         if !actor.can_post(&ticket, kind) {
-            return Err(AppError::Forbidden("this caller cannot post that kind of message"));
+            return Err(AppError::Forbidden(
+                "this caller cannot post that kind of message",
+            ));
         }
         if ticket.status == Status::Closed {
             return Err(AppError::Rule(helpdesk_domain::DomainError::Closed));
@@ -590,8 +845,18 @@ impl Helpdesk {
                 next.updated_at = now;
                 if next.status == Status::Resolved {
                     // The customer came back: reopen, to its owner if it has one.
-                    let to = if next.assignee.is_some() { Status::InProgress } else { Status::New };
-                    changes = next.apply(&TicketPatch { status: Some(to), ..Default::default() }, now)?;
+                    let to = if next.assignee.is_some() {
+                        Status::InProgress
+                    } else {
+                        Status::New
+                    };
+                    changes = next.apply(
+                        &TicketPatch {
+                            status: Some(to),
+                            ..Default::default()
+                        },
+                        now,
+                    )?;
                 }
             }
         }
@@ -619,10 +884,17 @@ impl Helpdesk {
         };
         let event = self.audit(ticket.id, actor, action, changes, None, now);
         let ops = vec![
-            WriteOp::Put { item: keys::message_item(&ticket.id, &message)?, condition: Condition::NotExists },
-            WriteOp::Put { item: keys::audit_item(&event)?, condition: Condition::NotExists },
+            WriteOp::Put {
+                item: keys::message_item(&ticket.id, &message)?,
+                condition: Condition::NotExists,
+            },
+            WriteOp::Put {
+                item: keys::audit_item(&event)?,
+                condition: Condition::NotExists,
+            },
         ];
-        self.commit(read_version, &mut next, ops, Vec::new()).await?;
+        self.commit(read_version, &mut next, ops, Vec::new())
+            .await?;
         ticket = next;
         Ok((message, ticket))
     }
@@ -635,11 +907,17 @@ impl Helpdesk {
             return Err(AppError::validation("ticket_ids", "must not be empty"));
         }
         if request.ticket_ids.len() > BULK_MAX {
-            return Err(AppError::validation("ticket_ids", format!("at most {BULK_MAX} tickets at once")));
+            return Err(AppError::validation(
+                "ticket_ids",
+                format!("at most {BULK_MAX} tickets at once"),
+            ));
         }
         let unique: BTreeSet<&String> = request.ticket_ids.iter().collect();
         if unique.len() != request.ticket_ids.len() {
-            return Err(AppError::validation("ticket_ids", "must not repeat a ticket"));
+            return Err(AppError::validation(
+                "ticket_ids",
+                "must not repeat a ticket",
+            ));
         }
         let update = request.update()?;
         // Each ticket is its own conditional write: one failure does not undo the others, and
@@ -648,28 +926,59 @@ impl Helpdesk {
             let update = update.clone();
             async move {
                 match self.update_ticket(actor, id, update, None).await {
-                    Ok(t) => BulkOutcome { ticket_id: id.clone(), ok: true, status: 200, error: None, ticket: Some(t) },
-                    Err(e) => BulkOutcome { ticket_id: id.clone(), ok: false, status: e.status_hint(), error: Some(e.to_string()), ticket: None },
+                    Ok(t) => BulkOutcome {
+                        ticket_id: id.clone(),
+                        ok: true,
+                        status: 200,
+                        error: None,
+                        ticket: Some(t),
+                    },
+                    Err(e) => BulkOutcome {
+                        ticket_id: id.clone(),
+                        ok: false,
+                        status: e.status_hint(),
+                        error: Some(e.to_string()),
+                        ticket: None,
+                    },
                 }
             }
         }))
         .await;
         let succeeded = outcomes.iter().filter(|o| o.ok).count();
-        Ok(BulkResult { succeeded, failed: outcomes.len() - succeeded, results: outcomes })
+        Ok(BulkResult {
+            succeeded,
+            failed: outcomes.len() - succeeded,
+            results: outcomes,
+        })
     }
 
-    pub async fn transfer(&self, actor: &Actor, reference: &str, input: Transfer) -> Result<Ticket, AppError> {
+    pub async fn transfer(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        input: Transfer,
+    ) -> Result<Ticket, AppError> {
         let mut ticket = self.workable_ticket(actor, reference).await?;
         check_expected(&ticket, input.version)?;
         if input.to_agent.is_none() && input.to_department.is_none() {
-            return Err(AppError::validation("to_agent", "give to_agent, to_department or both"));
+            return Err(AppError::validation(
+                "to_agent",
+                "give to_agent, to_department or both",
+            ));
         }
         // Agents hand over their own tickets; supervisors move anyone's.
         let own = ticket.assignee.is_none() || ticket.assignee.as_ref() == actor.staff_email();
         if !own && !actor.is_supervisor() {
-            return Err(AppError::Forbidden("agents transfer only their own or unassigned tickets"));
+            return Err(AppError::Forbidden(
+                "agents transfer only their own or unassigned tickets",
+            ));
         }
-        let note = input.note.as_deref().map(parse_body).transpose().map_err(|_| AppError::validation("note", "must be non-empty text up to 100 kB"))?;
+        let note = input
+            .note
+            .as_deref()
+            .map(parse_body)
+            .transpose()
+            .map_err(|_| AppError::validation("note", "must be non-empty text up to 100 kB"))?;
         let mut extra = Vec::new();
         if let Some(text) = &note {
             let now = self.clock.now();
@@ -686,7 +995,10 @@ impl Helpdesk {
                 merged_from: None,
                 created_at: now,
             };
-            extra.push(WriteOp::Put { item: keys::message_item(&ticket.id, &message)?, condition: Condition::NotExists });
+            extra.push(WriteOp::Put {
+                item: keys::message_item(&ticket.id, &message)?,
+                condition: Condition::NotExists,
+            });
         }
         let mut patch = TicketPatch::default();
         if let Some(a) = &input.to_agent {
@@ -703,20 +1015,32 @@ impl Helpdesk {
                 }
             }
         }
-        self.apply_patch(actor, &mut ticket, patch, "transferred", note, extra).await?;
+        self.apply_patch(actor, &mut ticket, patch, "transferred", note, extra)
+            .await?;
         Ok(ticket)
     }
 
     /// Merges `source` into `into`: the source's public thread is linked under the target, the
     /// source is closed with a pointer. Safe to repeat.
-    pub async fn merge(&self, actor: &Actor, source_ref: &str, input: Merge) -> Result<Ticket, AppError> {
+    pub async fn merge(
+        &self,
+        actor: &Actor,
+        source_ref: &str,
+        input: Merge,
+    ) -> Result<Ticket, AppError> {
         if !actor.can_work_tickets() {
             return Err(AppError::Forbidden("only the support team merges tickets"));
         }
         let source = self.readable_ticket(actor, source_ref).await?;
-        let target = self.resolve_ticket_ref(&input.into).await?.ok_or_else(|| AppError::validation("into", "no such ticket"))?;
+        let target = self
+            .resolve_ticket_ref(&input.into)
+            .await?
+            .ok_or_else(|| AppError::validation("into", "no such ticket"))?;
         if source.id == target.id {
-            return Err(AppError::validation("into", "a ticket cannot be merged into itself"));
+            return Err(AppError::validation(
+                "into",
+                "a ticket cannot be merged into itself",
+            ));
         }
         if source.merged_into == Some(target.id) {
             return Ok(target);
@@ -725,9 +1049,19 @@ impl Helpdesk {
             return Err(AppError::validation("into", "the target ticket is closed"));
         }
         if target.merged_into.is_some() {
-            return Err(AppError::validation("into", "the target was itself merged away"));
+            return Err(AppError::validation(
+                "into",
+                "the target was itself merged away",
+            ));
         }
-        let view = self.get_ticket(&Actor::System { job: "merge".into() }, &source.id.to_string()).await?;
+        let view = self
+            .get_ticket(
+                &Actor::System {
+                    job: "merge".into(),
+                },
+                &source.id.to_string(),
+            )
+            .await?;
         // Copy the thread first, each copy keyed by its original id so a retry writes nothing
         // twice; then flip both tickets in one transaction.
         let mut copied = 0u32;
@@ -735,7 +1069,11 @@ impl Helpdesk {
             let mut copy = m.clone();
             copy.ticket_id = target.id;
             copy.merged_from = Some(source.id);
-            match self.table.put(keys::message_item(&target.id, &copy)?, Condition::NotExists).await {
+            match self
+                .table
+                .put(keys::message_item(&target.id, &copy)?, Condition::NotExists)
+                .await
+            {
                 Ok(()) | Err(TableError::ConditionFailed) => {}
                 Err(e) => return Err(AppError::storage("copying messages for a merge")(e)),
             }
@@ -752,21 +1090,42 @@ impl Helpdesk {
         tgt.message_count += copied;
         tgt.updated_at = now;
         tgt.version = target.version + 1;
-        let note = input.note.as_deref().map(parse_body).transpose().map_err(|_| AppError::validation("note", "must be non-empty text up to 100 kB"))?;
+        let note = input
+            .note
+            .as_deref()
+            .map(parse_body)
+            .transpose()
+            .map_err(|_| AppError::validation("note", "must be non-empty text up to 100 kB"))?;
         let src_event = self.audit(source.id, actor, "merged", src_changes, note.clone(), now);
         let tgt_event = self.audit(
             target.id,
             actor,
             "merged_from",
-            vec![FieldChange { field: "merged_from".into(), before: serde_json::Value::Null, after: serde_json::json!(source.id.to_string()) }],
+            vec![FieldChange {
+                field: "merged_from".into(),
+                before: serde_json::Value::Null,
+                after: serde_json::json!(source.id.to_string()),
+            }],
             note,
             now,
         );
         let ops = vec![
-            WriteOp::Put { item: keys::ticket_item(&src)?, condition: Condition::VersionIs(source.version) },
-            WriteOp::Put { item: keys::ticket_item(&tgt)?, condition: Condition::VersionIs(target.version) },
-            WriteOp::Put { item: keys::audit_item(&src_event)?, condition: Condition::NotExists },
-            WriteOp::Put { item: keys::audit_item(&tgt_event)?, condition: Condition::NotExists },
+            WriteOp::Put {
+                item: keys::ticket_item(&src)?,
+                condition: Condition::VersionIs(source.version),
+            },
+            WriteOp::Put {
+                item: keys::ticket_item(&tgt)?,
+                condition: Condition::VersionIs(target.version),
+            },
+            WriteOp::Put {
+                item: keys::audit_item(&src_event)?,
+                condition: Condition::NotExists,
+            },
+            WriteOp::Put {
+                item: keys::audit_item(&tgt_event)?,
+                condition: Condition::NotExists,
+            },
         ];
         match self.table.transact(ops).await {
             Ok(()) => Ok(tgt),
@@ -774,10 +1133,16 @@ impl Helpdesk {
                 // Lost a race; if the other writer did this same merge, answer as it did.
                 if let Some(now_src) = self.load_ticket(&source.id).await? {
                     if now_src.merged_into == Some(target.id) {
-                        return self.load_ticket(&target.id).await?.ok_or(AppError::NotFound { what: "ticket" });
+                        return self
+                            .load_ticket(&target.id)
+                            .await?
+                            .ok_or(AppError::NotFound { what: "ticket" });
                     }
                 }
-                Err(AppError::Conflict { detail: "one of the tickets changed during the merge; retry".into(), current_version: None })
+                Err(AppError::Conflict {
+                    detail: "one of the tickets changed during the merge; retry".into(),
+                    current_version: None,
+                })
             }
             Err(e) => Err(AppError::storage("merging tickets")(e)),
         }
@@ -787,7 +1152,10 @@ impl Helpdesk {
 fn check_expected(ticket: &Ticket, expected: Option<u64>) -> Result<(), AppError> {
     match expected {
         Some(v) if v != ticket.version => Err(AppError::Conflict {
-            detail: format!("the ticket is at version {}, not {v}; reload and try again", ticket.version),
+            detail: format!(
+                "the ticket is at version {}, not {v}; reload and try again",
+                ticket.version
+            ),
             current_version: Some(ticket.version),
         }),
         _ => Ok(()),

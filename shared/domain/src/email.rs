@@ -4,7 +4,9 @@ use std::fmt;
 
 /// An e-mail address, trimmed and lower-cased (support desks treat addresses
 /// case-insensitively; the local part's case is never meaningful in practice).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, format = "email", example = "ana@example.com")]
 pub struct EmailAddress(String);
@@ -16,7 +18,9 @@ impl EmailAddress {
             return Err(ParseError::new("e-mail address is empty"));
         }
         if s.len() > 254 {
-            return Err(ParseError::new("e-mail address is longer than 254 characters"));
+            return Err(ParseError::new(
+                "e-mail address is longer than 254 characters",
+            ));
         }
         let (local, domain) = s
             .rsplit_once('@')
@@ -113,7 +117,10 @@ mod tests {
             "ana@x..com",
             "<ana@example.com>",
         ] {
-            assert!(EmailAddress::parse(bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                EmailAddress::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 

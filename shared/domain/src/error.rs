@@ -31,5 +31,8 @@ pub enum DomainError {
     #[error("a ticket cannot be merged into itself")]
     MergeIntoSelf,
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }

@@ -55,12 +55,32 @@ macro_rules! ulid_id {
 }
 
 ulid_id!(TicketId, "tkt_", "Stable, sortable identifier of a ticket.");
-ulid_id!(MessageId, "msg_", "Identifier of a message on a ticket; sorts by creation time.");
-ulid_id!(AuditId, "aud_", "Identifier of an audit event; sorts by creation time.");
+ulid_id!(
+    MessageId,
+    "msg_",
+    "Identifier of a message on a ticket; sorts by creation time."
+);
+ulid_id!(
+    AuditId,
+    "aud_",
+    "Identifier of an audit event; sorts by creation time."
+);
 
 /// The short human number of a ticket, `HD-1042`. Allocated from an atomic counter and made
 /// unique by a conditional write, so two tickets can never share one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, example = "HD-1042")]
 pub struct TicketNumber(u64);
@@ -122,7 +142,9 @@ impl From<TicketNumber> for String {
 }
 
 /// A department's slug: lower-case letters, digits and dashes (`billing`, `tech-support`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, example = "billing")]
 pub struct DepartmentId(String);
@@ -187,8 +209,19 @@ mod tests {
     #[test]
     fn ticket_numbers() {
         assert_eq!(TicketNumber::parse("HD-1042").expect("ok").value(), 1042);
-        assert_eq!(TicketNumber::parse("#hd-7").expect("ok").to_string(), "HD-7");
-        for bad in ["", "HD-", "HD-0", "HD-12a", "XX-12", "HD--1", "HD-99999999999999999999"] {
+        assert_eq!(
+            TicketNumber::parse("#hd-7").expect("ok").to_string(),
+            "HD-7"
+        );
+        for bad in [
+            "",
+            "HD-",
+            "HD-0",
+            "HD-12a",
+            "XX-12",
+            "HD--1",
+            "HD-99999999999999999999",
+        ] {
             assert!(TicketNumber::parse(bad).is_err(), "{bad}");
         }
     }

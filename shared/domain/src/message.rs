@@ -81,6 +81,9 @@ mod tests {
     #[test]
     fn kinds() {
         assert!(!MessageKind::InternalNote.is_public());
-        assert_eq!(MessageKind::parse("public_reply").expect("ok"), MessageKind::PublicReply);
+        assert_eq!(
+            MessageKind::parse("public_reply").expect("ok"),
+            MessageKind::PublicReply
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Who may do what. Every use case asks these questions before it touches storage, and the
 //! HTTP layer never decides on its own.
 
-use crate::{EmailAddress, MessageKind, Role, Ticket};
 use crate::audit::ActorRef;
+use crate::{EmailAddress, MessageKind, Role, Ticket};
 
 /// The authenticated caller of a use case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,10 +38,22 @@ impl Actor {
 
     pub fn reference(&self) -> ActorRef {
         match self {
-            Actor::Customer { email } => ActorRef { kind: "customer".into(), id: email.to_string() },
-            Actor::Staff { email, role } => ActorRef { kind: role.as_str().into(), id: email.to_string() },
-            Actor::Platform { client_id } => ActorRef { kind: "platform".into(), id: client_id.clone() },
-            Actor::System { job } => ActorRef { kind: "system".into(), id: job.clone() },
+            Actor::Customer { email } => ActorRef {
+                kind: "customer".into(),
+                id: email.to_string(),
+            },
+            Actor::Staff { email, role } => ActorRef {
+                kind: role.as_str().into(),
+                id: email.to_string(),
+            },
+            Actor::Platform { client_id } => ActorRef {
+                kind: "platform".into(),
+                id: client_id.clone(),
+            },
+            Actor::System { job } => ActorRef {
+                kind: "system".into(),
+                id: job.clone(),
+            },
         }
     }
 
@@ -72,7 +84,13 @@ impl Actor {
 
     /// Create, update and delete agents, departments and customers.
     pub fn can_manage_directory(&self) -> bool {
-        matches!(self, Actor::Staff { role: Role::Admin, .. })
+        matches!(
+            self,
+            Actor::Staff {
+                role: Role::Admin,
+                ..
+            }
+        )
     }
 
     pub fn can_read_directory(&self) -> bool {
@@ -81,7 +99,13 @@ impl Actor {
 
     /// Supervisors and admins move work between other people.
     pub fn is_supervisor(&self) -> bool {
-        matches!(self, Actor::Staff { role: Role::Supervisor | Role::Admin, .. })
+        matches!(
+            self,
+            Actor::Staff {
+                role: Role::Supervisor | Role::Admin,
+                ..
+            }
+        )
     }
 }
 
@@ -93,8 +117,12 @@ mod tests {
     #[test]
     fn customers_see_only_their_own() {
         let t = sample_ticket();
-        let owner = Actor::Customer { email: t.customer.email.clone() };
-        let other = Actor::Customer { email: EmailAddress::parse("x@example.com").expect("e") };
+        let owner = Actor::Customer {
+            email: t.customer.email.clone(),
+        };
+        let other = Actor::Customer {
+            email: EmailAddress::parse("x@example.com").expect("e"),
+        };
         assert!(owner.can_read_ticket(&t));
         assert!(!other.can_read_ticket(&t));
         assert!(!other.can_post(&t, MessageKind::CustomerMessage));
@@ -105,8 +133,20 @@ mod tests {
     #[test]
     fn only_admins_manage_people() {
         let e = EmailAddress::parse("a@example.com").expect("e");
-        assert!(!Actor::Staff { email: e.clone(), role: Role::Agent }.can_manage_directory());
-        assert!(!Actor::Staff { email: e.clone(), role: Role::Supervisor }.can_manage_directory());
-        assert!(Actor::Staff { email: e, role: Role::Admin }.can_manage_directory());
+        assert!(!Actor::Staff {
+            email: e.clone(),
+            role: Role::Agent
+        }
+        .can_manage_directory());
+        assert!(!Actor::Staff {
+            email: e.clone(),
+            role: Role::Supervisor
+        }
+        .can_manage_directory());
+        assert!(Actor::Staff {
+            email: e,
+            role: Role::Admin
+        }
+        .can_manage_directory());
     }
 }

@@ -2,7 +2,9 @@
 //! console, the API and the docs all read one table.
 
 use crate::audit::FieldChange;
-use crate::{DepartmentId, DomainError, EmailAddress, ParseError, TicketId, TicketNumber, Timestamp};
+use crate::{
+    DepartmentId, DomainError, EmailAddress, ParseError, TicketId, TicketNumber, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -190,13 +192,16 @@ pub fn parse_subject(raw: &str) -> Result<String, DomainError> {
 }
 
 /// Tags are lower-case words; duplicates collapse.
-pub fn parse_tags<'a>(raw: impl IntoIterator<Item = &'a str>) -> Result<BTreeSet<String>, DomainError> {
+pub fn parse_tags<'a>(
+    raw: impl IntoIterator<Item = &'a str>,
+) -> Result<BTreeSet<String>, DomainError> {
     let mut out = BTreeSet::new();
     for t in raw {
         let t = t.trim().to_lowercase();
         let ok = !t.is_empty()
             && t.chars().count() <= TAG_MAX
-            && t.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_' || c == ':');
+            && t.chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_' || c == ':');
         if !ok {
             return Err(DomainError::Invalid {
                 field: "tags",
@@ -263,7 +268,11 @@ impl Ticket {
     /// - removing the assignee of an `assigned` ticket moves it back to `new`;
     /// - `assigned` and `in_progress` need an assignee (`in_progress` from `new` is allowed only
     ///   with one).
-    pub fn apply(&mut self, patch: &TicketPatch, now: Timestamp) -> Result<Vec<FieldChange>, DomainError> {
+    pub fn apply(
+        &mut self,
+        patch: &TicketPatch,
+        now: Timestamp,
+    ) -> Result<Vec<FieldChange>, DomainError> {
         if self.status == Status::Closed {
             return Err(DomainError::Closed);
         }
@@ -354,7 +363,11 @@ impl Ticket {
 
     /// Closes this ticket as merged into `target`. Allowed from any status, closed included
     /// (merging an already-closed duplicate is how agents tidy up), but only once.
-    pub fn merge_into(&mut self, target: TicketId, now: Timestamp) -> Result<Vec<FieldChange>, DomainError> {
+    pub fn merge_into(
+        &mut self,
+        target: TicketId,
+        now: Timestamp,
+    ) -> Result<Vec<FieldChange>, DomainError> {
         if target == self.id {
             return Err(DomainError::MergeIntoSelf);
         }
@@ -387,7 +400,10 @@ pub(crate) mod tests {
     use proptest::prelude::*;
 
     pub fn sample_ticket() -> Ticket {
-        let now = chrono::Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).single().expect("time");
+        let now = chrono::Utc
+            .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+            .single()
+            .expect("time");
         Ticket {
             id: TicketId::from_ulid(ulid::Ulid::nil()),
             number: TicketNumber::new(1).expect("n"),
@@ -424,19 +440,35 @@ pub(crate) mod tests {
     }
 
     fn now() -> Timestamp {
-        chrono::Utc.with_ymd_and_hms(2026, 1, 6, 9, 0, 0).single().expect("time")
+        chrono::Utc
+            .with_ymd_and_hms(2026, 1, 6, 9, 0, 0)
+            .single()
+            .expect("time")
     }
 
     #[test]
     fn assigning_a_new_ticket_moves_it_to_assigned() {
         let mut t = sample_ticket();
         let changes = t
-            .apply(&TicketPatch { assignee: Some(Some(agent())), ..Default::default() }, now())
+            .apply(
+                &TicketPatch {
+                    assignee: Some(Some(agent())),
+                    ..Default::default()
+                },
+                now(),
+            )
             .expect("ok");
         assert_eq!(t.status, Status::Assigned);
         assert_eq!(changes.len(), 2);
         // and unassigning moves it back
-        t.apply(&TicketPatch { assignee: Some(None), ..Default::default() }, now()).expect("ok");
+        t.apply(
+            &TicketPatch {
+                assignee: Some(None),
+                ..Default::default()
+            },
+            now(),
+        )
+        .expect("ok");
         assert_eq!(t.status, Status::New);
     }
 
@@ -444,7 +476,13 @@ pub(crate) mod tests {
     fn in_progress_needs_an_assignee() {
         let mut t = sample_ticket();
         let err = t
-            .apply(&TicketPatch { status: Some(Status::InProgress), ..Default::default() }, now())
+            .apply(
+                &TicketPatch {
+                    status: Some(Status::InProgress),
+                    ..Default::default()
+                },
+                now(),
+            )
             .expect_err("needs assignee");
         assert_eq!(err, DomainError::NeedsAssignee(Status::InProgress));
         assert_eq!(t.status, Status::New, "ticket untouched on error");
@@ -453,10 +491,23 @@ pub(crate) mod tests {
     #[test]
     fn closed_is_final() {
         let mut t = sample_ticket();
-        t.apply(&TicketPatch { status: Some(Status::Closed), ..Default::default() }, now()).expect("ok");
+        t.apply(
+            &TicketPatch {
+                status: Some(Status::Closed),
+                ..Default::default()
+            },
+            now(),
+        )
+        .expect("ok");
         assert!(t.closed_at.is_some());
         let err = t
-            .apply(&TicketPatch { status: Some(Status::InProgress), ..Default::default() }, now())
+            .apply(
+                &TicketPatch {
+                    status: Some(Status::InProgress),
+                    ..Default::default()
+                },
+                now(),
+            )
             .expect_err("closed");
         assert_eq!(err, DomainError::Closed);
     }
@@ -464,12 +515,34 @@ pub(crate) mod tests {
     #[test]
     fn reopen_counts() {
         let mut t = sample_ticket();
-        t.apply(&TicketPatch { assignee: Some(Some(agent())), status: Some(Status::InProgress), ..Default::default() }, now()).expect("ok");
+        t.apply(
+            &TicketPatch {
+                assignee: Some(Some(agent())),
+                status: Some(Status::InProgress),
+                ..Default::default()
+            },
+            now(),
+        )
+        .expect("ok");
         // assigned → in_progress? The patch jumps new → in_progress with an assignee: allowed.
         assert_eq!(t.status, Status::InProgress);
-        t.apply(&TicketPatch { status: Some(Status::Resolved), ..Default::default() }, now()).expect("ok");
+        t.apply(
+            &TicketPatch {
+                status: Some(Status::Resolved),
+                ..Default::default()
+            },
+            now(),
+        )
+        .expect("ok");
         assert!(t.resolved_at.is_some());
-        t.apply(&TicketPatch { status: Some(Status::InProgress), ..Default::default() }, now()).expect("ok");
+        t.apply(
+            &TicketPatch {
+                status: Some(Status::InProgress),
+                ..Default::default()
+            },
+            now(),
+        )
+        .expect("ok");
         assert_eq!(t.reopen_count, 1);
         assert!(t.resolved_at.is_none());
     }
@@ -479,7 +552,13 @@ pub(crate) mod tests {
         let mut t = sample_ticket();
         let before = t.clone();
         let changes = t
-            .apply(&TicketPatch { priority: Some(Priority::Medium), ..Default::default() }, now())
+            .apply(
+                &TicketPatch {
+                    priority: Some(Priority::Medium),
+                    ..Default::default()
+                },
+                now(),
+            )
             .expect("ok");
         assert!(changes.is_empty());
         assert_eq!(t, before);
@@ -515,7 +594,12 @@ pub(crate) mod tests {
             prop::option::of(prop::sample::select(Priority::ALL.to_vec())),
             prop::option::of(prop::option::of(Just(agent()))),
         )
-            .prop_map(|(status, priority, assignee)| TicketPatch { status, priority, assignee, ..Default::default() })
+            .prop_map(|(status, priority, assignee)| TicketPatch {
+                status,
+                priority,
+                assignee,
+                ..Default::default()
+            })
     }
 
     proptest! {

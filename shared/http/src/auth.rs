@@ -41,8 +41,14 @@ pub struct VerifiedClaims(pub serde_json::Map<String, serde_json::Value>);
 impl AuthConfig {
     pub fn issue(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         match self {
-            AuthConfig::LocalJwt { key } => jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(key)),
-            AuthConfig::GatewayVerified => Err(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into()),
+            AuthConfig::LocalJwt { key } => jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                claims,
+                &EncodingKey::from_secret(key),
+            ),
+            AuthConfig::GatewayVerified => {
+                Err(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into())
+            }
         }
     }
 
@@ -53,14 +59,20 @@ impl AuthConfig {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[LOCAL_ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(key), &validation)
-            .map_err(|e| Problem::unauthorized(format!("invalid token: {e}")))?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(key), &validation)
+                .map_err(|e| Problem::unauthorized(format!("invalid token: {e}")))?;
         actor_from_local(&data.claims)
     }
 }
 
 /// Builds the claims for a local token; checks the combination makes sense.
-pub fn local_claims(role: &str, email: Option<&str>, now: i64, ttl_seconds: i64) -> Result<Claims, String> {
+pub fn local_claims(
+    role: &str,
+    email: Option<&str>,
+    now: i64,
+    ttl_seconds: i64,
+) -> Result<Claims, String> {
     let claims = Claims {
         sub: email.unwrap_or("platform").to_string(),
         role: role.to_string(),
@@ -78,33 +90,54 @@ fn actor_from_local(c: &Claims) -> Result<Actor, Problem> {
         c.email
             .as_deref()
             .ok_or_else(|| Problem::unauthorized("token has no email"))
-            .and_then(|e| EmailAddress::parse(e).map_err(|_| Problem::unauthorized("token email is invalid")))
+            .and_then(|e| {
+                EmailAddress::parse(e).map_err(|_| Problem::unauthorized("token email is invalid"))
+            })
     };
     match c.role.as_str() {
         "customer" => Ok(Actor::Customer { email: email()? }),
-        "platform" => Ok(Actor::Platform { client_id: c.sub.clone() }),
+        "platform" => Ok(Actor::Platform {
+            client_id: c.sub.clone(),
+        }),
         other => {
-            let role = Role::parse(other).map_err(|_| Problem::unauthorized("token role is unknown"))?;
-            Ok(Actor::Staff { email: email()?, role })
+            let role =
+                Role::parse(other).map_err(|_| Problem::unauthorized("token role is unknown"))?;
+            Ok(Actor::Staff {
+                email: email()?,
+                role,
+            })
         }
     }
 }
 
 /// Maps Cognito claims to an actor: the highest staff group wins; the `helpdesk/platform`
 /// scope (client-credentials token) is the platform; anyone else with an e-mail is a customer.
-pub fn actor_from_cognito(claims: &serde_json::Map<String, serde_json::Value>) -> Result<Actor, Problem> {
+pub fn actor_from_cognito(
+    claims: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Actor, Problem> {
     let groups = cognito_groups(claims.get("cognito:groups"));
     let scope = claims.get("scope").and_then(|v| v.as_str()).unwrap_or("");
     if scope.split_whitespace().any(|s| s == "helpdesk/platform") {
-        let client = claims.get("client_id").and_then(|v| v.as_str()).unwrap_or("platform");
-        return Ok(Actor::Platform { client_id: client.to_string() });
+        let client = claims
+            .get("client_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or("platform");
+        return Ok(Actor::Platform {
+            client_id: client.to_string(),
+        });
     }
     let email = claims
         .get("email")
         .and_then(|v| v.as_str())
         .ok_or_else(|| Problem::unauthorized("token has no email claim"))
-        .and_then(|e| EmailAddress::parse(e).map_err(|_| Problem::unauthorized("token email is invalid")))?;
-    for (group, role) in [("admin", Role::Admin), ("supervisor", Role::Supervisor), ("agent", Role::Agent)] {
+        .and_then(|e| {
+            EmailAddress::parse(e).map_err(|_| Problem::unauthorized("token email is invalid"))
+        })?;
+    for (group, role) in [
+        ("admin", Role::Admin),
+        ("supervisor", Role::Supervisor),
+        ("agent", Role::Agent),
+    ] {
         if groups.iter().any(|g| g == group) {
             return Ok(Actor::Staff { email, role });
         }
@@ -115,7 +148,10 @@ pub fn actor_from_cognito(claims: &serde_json::Map<String, serde_json::Value>) -
 /// API Gateway passes array claims as a string like `[admin agent]`; raw JWTs carry arrays.
 fn cognito_groups(v: Option<&serde_json::Value>) -> Vec<String> {
     match v {
-        Some(serde_json::Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
         Some(serde_json::Value::String(s)) => s
             .trim_matches(|c| c == '[' || c == ']')
             .split(|c: char| c == ',' || c.is_whitespace())
@@ -132,7 +168,10 @@ pub struct Caller(pub Actor);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match state.auth.as_ref() {
             AuthConfig::GatewayVerified => {
                 let claims = parts
@@ -146,7 +185,11 @@ impl FromRequestParts<AppState> for Caller {
                     .headers
                     .get(axum::http::header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <token> (see `helpdesk token --help`)"))?;
+                    .ok_or_else(|| {
+                        Problem::unauthorized(
+                            "send Authorization: Bearer <token> (see `helpdesk token --help`)",
+                        )
+                    })?;
                 let token = header
                     .strip_prefix("Bearer ")
                     .or_else(|| header.strip_prefix("bearer "))
@@ -168,13 +211,22 @@ mod tests {
 
     #[test]
     fn cognito_groups_map_to_roles() {
-        let a = actor_from_cognito(&claims(json!({"email": "a@example.com", "cognito:groups": "[agent admin]"}))).expect("ok");
+        let a = actor_from_cognito(&claims(
+            json!({"email": "a@example.com", "cognito:groups": "[agent admin]"}),
+        ))
+        .expect("ok");
         assert_eq!(a.role(), Some(Role::Admin));
-        let a = actor_from_cognito(&claims(json!({"email": "a@example.com", "cognito:groups": ["supervisor"]}))).expect("ok");
+        let a = actor_from_cognito(&claims(
+            json!({"email": "a@example.com", "cognito:groups": ["supervisor"]}),
+        ))
+        .expect("ok");
         assert_eq!(a.role(), Some(Role::Supervisor));
         let c = actor_from_cognito(&claims(json!({"email": "c@example.com"}))).expect("ok");
         assert!(matches!(c, Actor::Customer { .. }));
-        let p = actor_from_cognito(&claims(json!({"scope": "helpdesk/platform", "client_id": "abc"}))).expect("ok");
+        let p = actor_from_cognito(&claims(
+            json!({"scope": "helpdesk/platform", "client_id": "abc"}),
+        ))
+        .expect("ok");
         assert!(matches!(p, Actor::Platform { .. }));
         assert!(actor_from_cognito(&claims(json!({"cognito:groups": "[admin]"}))).is_err());
     }
@@ -182,15 +234,22 @@ mod tests {
     #[test]
     fn local_tokens_round_trip_and_reject_tampering() {
         let cfg = AuthConfig::LocalJwt { key: vec![7; 32] };
-        let c = local_claims("supervisor", Some("s@example.com"), 1_900_000_000, 3600).expect("claims");
+        let c =
+            local_claims("supervisor", Some("s@example.com"), 1_900_000_000, 3600).expect("claims");
         let token = cfg.issue(&c).expect("issue");
         let actor = cfg.verify(&token).expect("verify");
         assert_eq!(actor.role(), Some(Role::Supervisor));
         let other = AuthConfig::LocalJwt { key: vec![8; 32] };
         assert!(other.verify(&token).is_err(), "another key refuses it");
         let expired = local_claims("agent", Some("a@example.com"), 1_000, 60).expect("claims");
-        assert!(cfg.verify(&cfg.issue(&expired).expect("issue")).is_err(), "expired");
-        assert!(local_claims("agent", None, 0, 60).is_err(), "staff need an email");
+        assert!(
+            cfg.verify(&cfg.issue(&expired).expect("issue")).is_err(),
+            "expired"
+        );
+        assert!(
+            local_claims("agent", None, 0, 60).is_err(),
+            "staff need an email"
+        );
         assert!(local_claims("root", Some("a@example.com"), 0, 60).is_err());
     }
 }

@@ -23,8 +23,14 @@ where
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|ct| {
-                let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-                ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json"))
+                let ct = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                ct == "application/json"
+                    || (ct.starts_with("application/") && ct.ends_with("+json"))
             })
             .unwrap_or(false);
         if !is_json {
@@ -50,15 +56,29 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => {
                 Problem::bad_request("body", format!("malformed JSON: {inner}"))
             }
             serde_json::error::Category::Data => {
                 let msg = strip_position(&inner.to_string());
                 // A missing field is reported by serde on the parent; name the field itself.
                 let field = missing_field(&msg)
-                    .map(|f| if path == "." { f.to_string() } else { format!("{path}.{f}") })
-                    .unwrap_or_else(|| if path == "." { "body".into() } else { path.clone() });
+                    .map(|f| {
+                        if path == "." {
+                            f.to_string()
+                        } else {
+                            format!("{path}.{f}")
+                        }
+                    })
+                    .unwrap_or_else(|| {
+                        if path == "." {
+                            "body".into()
+                        } else {
+                            path.clone()
+                        }
+                    });
                 Problem::validation(field, msg)
             }
         }
@@ -82,11 +102,16 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
     let Some(raw) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let s = raw.to_str().unwrap_or("").trim().trim_start_matches("W/").trim_matches('"');
+    let s = raw
+        .to_str()
+        .unwrap_or("")
+        .trim()
+        .trim_start_matches("W/")
+        .trim_matches('"');
     let s = s.strip_prefix('v').unwrap_or(s);
-    s.parse::<u64>()
-        .map(Some)
-        .map_err(|_| Problem::bad_request("If-Match", "must be the ETag of the resource, like \"v3\""))
+    s.parse::<u64>().map(Some).map_err(|_| {
+        Problem::bad_request("If-Match", "must be the ETag of the resource, like \"v3\"")
+    })
 }
 
 pub fn etag(version: u64) -> (header::HeaderName, String) {
@@ -111,12 +136,14 @@ mod tests {
 
     #[test]
     fn names_the_field() {
-        let p = parse_json::<Body>(br#"{"subject":"x","customer":{"email":"nope"}}"#).expect_err("invalid");
+        let p = parse_json::<Body>(br#"{"subject":"x","customer":{"email":"nope"}}"#)
+            .expect_err("invalid");
         assert_eq!(p.status, 422);
         assert_eq!(p.field.as_deref(), Some("customer.email"));
         let p = parse_json::<Body>(br#"{"customer":{"email":"a@b.co"}}"#).expect_err("missing");
         assert_eq!(p.field.as_deref(), Some("subject"));
-        let p = parse_json::<Body>(br#"{"subject":"x","customer":{}}"#).expect_err("missing nested");
+        let p =
+            parse_json::<Body>(br#"{"subject":"x","customer":{}}"#).expect_err("missing nested");
         assert_eq!(p.field.as_deref(), Some("customer.email"));
         let p = parse_json::<Body>(b"{not json").expect_err("syntax");
         assert_eq!(p.status, 400);

@@ -60,7 +60,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -72,5 +77,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// Serialised once per process: the document never changes while it runs.
 pub fn document_json() -> String {
     static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DOC.get_or_init(|| document().to_pretty_json().unwrap_or_else(|_| "{}".into())).clone()
+    DOC.get_or_init(|| document().to_pretty_json().unwrap_or_else(|_| "{}".into()))
+        .clone()
 }

@@ -41,19 +41,34 @@ impl Problem {
     }
 
     pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        let mut p = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid input", detail);
+        let mut p = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid input",
+            detail,
+        );
         p.field = Some(field.into());
         p
     }
 
     pub fn bad_request(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        let mut p = Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail);
+        let mut p = Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        );
         p.field = Some(field.into());
         p
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign-in required", detail)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Sign-in required",
+            detail,
+        )
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
@@ -66,9 +81,15 @@ impl IntoResponse for Problem {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut resp = (status, body).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         resp
     }
@@ -87,15 +108,25 @@ impl From<AppError> for Problem {
     fn from(e: AppError) -> Self {
         match e {
             AppError::NotFound { what } => Problem::not_found(format!("{what} not found")),
-            AppError::Forbidden(why) => Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", why),
-            AppError::Conflict { detail, current_version } => {
+            AppError::Forbidden(why) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", why)
+            }
+            AppError::Conflict {
+                detail,
+                current_version,
+            } => {
                 let mut p = Problem::new(StatusCode::CONFLICT, "stale-version", "Conflict", detail);
                 p.current_version = current_version;
                 p
             }
             AppError::Validation { field, message } => Problem::validation(field, message),
             AppError::Rule(rule) => {
-                let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, rule_kind(&rule), "Not allowed by the workflow", rule.to_string());
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    rule_kind(&rule),
+                    "Not allowed by the workflow",
+                    rule.to_string(),
+                );
                 if let DomainError::InvalidTransition { from, .. } = &rule {
                     p.field = Some("status".into());
                     p.allowed = Some(from.allowed_next().iter().map(|s| s.to_string()).collect());
@@ -114,7 +145,12 @@ impl From<AppError> for Problem {
                     cur = c.source();
                 }
                 tracing::error!(context, cause = %chain, "internal error");
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "something went wrong on our side; it has been logged")
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "something went wrong on our side; it has been logged",
+                )
             }
         }
     }

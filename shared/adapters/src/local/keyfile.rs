@@ -8,7 +8,10 @@ use std::path::Path;
 pub fn load_or_create_secret(path: &Path) -> std::io::Result<Vec<u8>> {
     match std::fs::read_to_string(path) {
         Ok(s) => decode_hex(s.trim()).ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} is not a hex key", path.display()))
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is not a hex key", path.display()),
+            )
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = vec![0u8; 32];
@@ -30,7 +33,9 @@ pub fn load_or_create_secret(path: &Path) -> std::io::Result<Vec<u8>> {
                     Ok(key)
                 }
                 // Another process created it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_secret(path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    load_or_create_secret(path)
+                }
                 Err(e) => Err(e),
             }
         }
@@ -43,7 +48,7 @@ fn encode_hex(bytes: &[u8]) -> String {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || s.len() < 32 {
+    if !s.len().is_multiple_of(2) || s.len() < 32 {
         return None;
     }
     (0..s.len())

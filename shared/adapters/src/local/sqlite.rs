@@ -58,9 +58,12 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 
 fn open(path: &Path) -> Result<Connection, TableError> {
     let conn = Connection::open(path).map_err(unavailable)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(unavailable)?;
-    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+    conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(unavailable)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    )
+    .map_err(unavailable)?;
     Ok(conn)
 }
 
@@ -77,7 +80,9 @@ impl SqliteTable {
         }
         let writer = open(&path)?;
         writer.execute_batch(SCHEMA).map_err(unavailable)?;
-        let readers = (0..READERS).map(|_| open(&path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
+        let readers = (0..READERS)
+            .map(|_| open(&path).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(readers),
@@ -90,9 +95,15 @@ impl SqliteTable {
         &self.path
     }
 
-    async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T, TableError> + Send + 'static) -> Result<T, TableError> {
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, TableError> + Send + 'static,
+    ) -> Result<T, TableError> {
         let readers = self.readers.clone();
-        let i = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % READERS;
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % READERS;
         tokio::task::spawn_blocking(move || {
             let conn = lock(&readers[i]);
             f(&conn)
@@ -101,7 +112,10 @@ impl SqliteTable {
         .map_err(unavailable)?
     }
 
-    async fn write<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T, TableError> + Send + 'static) -> Result<T, TableError> {
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, TableError> + Send + 'static,
+    ) -> Result<T, TableError> {
         let writer = self.writer.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = lock(&writer);
@@ -113,8 +127,14 @@ impl SqliteTable {
 
     /// Deletes expired items (DynamoDB's TTL sweeper, locally). Reads hide them anyway.
     pub async fn purge_expired(&self) -> Result<usize, TableError> {
-        self.write(|c| c.execute("DELETE FROM items WHERE ttl IS NOT NULL AND ttl <= ?1", [now_secs()]).map_err(unavailable))
-            .await
+        self.write(|c| {
+            c.execute(
+                "DELETE FROM items WHERE ttl IS NOT NULL AND ttl <= ?1",
+                [now_secs()],
+            )
+            .map_err(unavailable)
+        })
+        .await
     }
 }
 
@@ -137,7 +157,9 @@ fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Item, TableEr
     }
     let doc = match doc {
         None => Ok(serde_json::Value::Null),
-        Some(s) => serde_json::from_str(&s).map_err(|e| TableError::Corrupt(format!("{pk}/{sk}: {e}"))),
+        Some(s) => {
+            serde_json::from_str(&s).map_err(|e| TableError::Corrupt(format!("{pk}/{sk}: {e}")))
+        }
     };
     Ok(doc.map(|doc| Item {
         key: Key { pk, sk },
@@ -149,11 +171,17 @@ fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Item, TableEr
 }
 
 fn get_item(c: &Connection, key: &Key) -> Result<Option<Item>, TableError> {
-    let sql = format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)");
-    c.query_row(&sql, rusqlite::params![key.pk, key.sk, now_secs()], row_to_item)
-        .optional()
-        .map_err(unavailable)?
-        .transpose()
+    let sql = format!(
+        "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)"
+    );
+    c.query_row(
+        &sql,
+        rusqlite::params![key.pk, key.sk, now_secs()],
+        row_to_item,
+    )
+    .optional()
+    .map_err(unavailable)?
+    .transpose()
 }
 
 /// The stored version of a live item, if any.
@@ -182,8 +210,12 @@ fn put_item(c: &Connection, item: &Item) -> Result<(), TableError> {
     let mut values: Vec<rusqlite::types::Value> = vec![
         item.key.pk.clone().into(),
         item.key.sk.clone().into(),
-        i64::try_from(item.version).map_err(|_| TableError::Invalid("version out of range".into()))?.into(),
-        item.expires_at.map(rusqlite::types::Value::from).unwrap_or(rusqlite::types::Value::Null),
+        i64::try_from(item.version)
+            .map_err(|_| TableError::Invalid("version out of range".into()))?
+            .into(),
+        item.expires_at
+            .map(rusqlite::types::Value::from)
+            .unwrap_or(rusqlite::types::Value::Null),
         doc.into(),
     ];
     for index in Index::ALL {
@@ -200,14 +232,18 @@ fn put_item(c: &Connection, item: &Item) -> Result<(), TableError> {
     }
     // Whole-item replace, as DynamoDB PutItem (the counter attribute goes too).
     let sql = format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
-    c.execute(&sql, params_from_iter(values)).map_err(unavailable)?;
+    c.execute(&sql, params_from_iter(values))
+        .map_err(unavailable)?;
     Ok(())
 }
 
 fn add_to(c: &Connection, key: &Key, by: i64) -> Result<i64, TableError> {
     // An expired counter counts as absent, as in DynamoDB after the TTL sweeper ran.
-    c.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND ttl IS NOT NULL AND ttl <= ?3", rusqlite::params![key.pk, key.sk, now_secs()])
-        .map_err(unavailable)?;
+    c.execute(
+        "DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND ttl IS NOT NULL AND ttl <= ?3",
+        rusqlite::params![key.pk, key.sk, now_secs()],
+    )
+    .map_err(unavailable)?;
     c.query_row(
         "INSERT INTO items (pk, sk, ver, n) VALUES (?1, ?2, 0, ?3)
          ON CONFLICT (pk, sk) DO UPDATE SET n = COALESCE(n, 0) + excluded.n
@@ -222,7 +258,10 @@ fn apply(c: &Connection, op: &WriteOp) -> Result<(), TableError> {
     match op {
         WriteOp::Put { item, .. } => put_item(c, item),
         WriteOp::Delete { key, .. } => c
-            .execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", rusqlite::params![key.pk, key.sk])
+            .execute(
+                "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
+                rusqlite::params![key.pk, key.sk],
+            )
             .map(|_| ())
             .map_err(unavailable),
         WriteOp::Check { .. } => Ok(()),
@@ -232,7 +271,9 @@ fn apply(c: &Connection, op: &WriteOp) -> Result<(), TableError> {
 
 fn condition_of(op: &WriteOp) -> Condition {
     match op {
-        WriteOp::Put { condition, .. } | WriteOp::Delete { condition, .. } | WriteOp::Check { condition, .. } => *condition,
+        WriteOp::Put { condition, .. }
+        | WriteOp::Delete { condition, .. }
+        | WriteOp::Check { condition, .. } => *condition,
         WriteOp::Add { .. } => Condition::None,
     }
 }
@@ -275,7 +316,11 @@ fn run_query(c: &Connection, q: &Query) -> Result<Page, TableError> {
     sql.push_str(&sort_condition(&sk_col, &q.sk, &mut args));
     // Items in an index are ordered by (index sk, pk, sk), which makes the cursor exact even
     // when two items share an index sort key.
-    let order_cols: Vec<String> = if q.index.is_some() { vec![sk_col.clone(), "pk".into(), "sk".into()] } else { vec!["sk".into()] };
+    let order_cols: Vec<String> = if q.index.is_some() {
+        vec![sk_col.clone(), "pk".into(), "sk".into()]
+    } else {
+        vec!["sk".into()]
+    };
     let cmp = if q.forward { ">" } else { "<" };
     if let Some(cursor) = &q.cursor {
         let m = decode_cursor(cursor)?;
@@ -290,15 +335,28 @@ fn run_query(c: &Connection, q: &Query) -> Result<Page, TableError> {
                 format!("?{}", args.len())
             })
             .collect();
-        sql.push_str(&format!(" AND ({}) {cmp} ({})", order_cols.join(", "), placeholders.join(", ")));
+        sql.push_str(&format!(
+            " AND ({}) {cmp} ({})",
+            order_cols.join(", "),
+            placeholders.join(", ")
+        ));
     }
     args.push(now_secs().to_string());
-    sql.push_str(&format!(" AND (ttl IS NULL OR ttl > CAST(?{} AS INTEGER))", args.len()));
+    sql.push_str(&format!(
+        " AND (ttl IS NULL OR ttl > CAST(?{} AS INTEGER))",
+        args.len()
+    ));
     let dir = if q.forward { "ASC" } else { "DESC" };
     let order: Vec<String> = order_cols.iter().map(|c| format!("{c} {dir}")).collect();
-    sql.push_str(&format!(" ORDER BY {} LIMIT {}", order.join(", "), q.limit + 1));
+    sql.push_str(&format!(
+        " ORDER BY {} LIMIT {}",
+        order.join(", "),
+        q.limit + 1
+    ));
     let mut stmt = c.prepare_cached(&sql).map_err(unavailable)?;
-    let rows = stmt.query_map(params_from_iter(args.iter()), row_to_item).map_err(unavailable)?;
+    let rows = stmt
+        .query_map(params_from_iter(args.iter()), row_to_item)
+        .map_err(unavailable)?;
     let mut items = Vec::new();
     for row in rows {
         items.push(row.map_err(unavailable)??);
@@ -332,7 +390,9 @@ impl Table for SqliteTable {
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), TableError> {
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             if !holds(&tx, &item.key, condition)? {
                 return Err(TableError::ConditionFailed);
             }
@@ -345,11 +405,19 @@ impl Table for SqliteTable {
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), TableError> {
         let key = key.clone();
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             if !holds(&tx, &key, condition)? {
                 return Err(TableError::ConditionFailed);
             }
-            apply(&tx, &WriteOp::Delete { key: key.clone(), condition })?;
+            apply(
+                &tx,
+                &WriteOp::Delete {
+                    key: key.clone(),
+                    condition,
+                },
+            )?;
             tx.commit().map_err(unavailable)
         })
         .await
@@ -363,7 +431,9 @@ impl Table for SqliteTable {
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), TableError> {
         validate_transaction(&ops)?;
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             // Check every condition first, as DynamoDB does, and report all that failed.
             let mut failed = Vec::new();
             for (i, op) in ops.iter().enumerate() {

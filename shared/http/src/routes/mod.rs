@@ -13,17 +13,44 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(me))
         .route("/tickets", get(tickets::list).post(tickets::create))
         .route("/tickets/bulk", post(tickets::bulk))
-        .route("/tickets/{ticket}", get(tickets::get_one).patch(tickets::update))
+        .route(
+            "/tickets/{ticket}",
+            get(tickets::get_one).patch(tickets::update),
+        )
         .route("/tickets/{ticket}/messages", post(tickets::add_message))
         .route("/tickets/{ticket}/transfer", post(tickets::transfer))
         .route("/tickets/{ticket}/merge", post(tickets::merge))
-        .route("/agents", get(directory::list_agents).post(directory::create_agent))
-        .route("/agents/{email}", get(directory::get_agent).put(directory::update_agent).delete(directory::delete_agent))
+        .route(
+            "/agents",
+            get(directory::list_agents).post(directory::create_agent),
+        )
+        .route(
+            "/agents/{email}",
+            get(directory::get_agent)
+                .put(directory::update_agent)
+                .delete(directory::delete_agent),
+        )
         .route("/agents/{email}/status", put(directory::set_agent_status))
-        .route("/departments", get(directory::list_departments).post(directory::create_department))
-        .route("/departments/{id}", get(directory::get_department).put(directory::update_department).delete(directory::delete_department))
-        .route("/customers", get(directory::list_customers).post(directory::create_customer))
-        .route("/customers/{email}", get(directory::get_customer).put(directory::update_customer).delete(directory::delete_customer))
+        .route(
+            "/departments",
+            get(directory::list_departments).post(directory::create_department),
+        )
+        .route(
+            "/departments/{id}",
+            get(directory::get_department)
+                .put(directory::update_department)
+                .delete(directory::delete_department),
+        )
+        .route(
+            "/customers",
+            get(directory::list_customers).post(directory::create_customer),
+        )
+        .route(
+            "/customers/{email}",
+            get(directory::get_customer)
+                .put(directory::update_customer)
+                .delete(directory::delete_customer),
+        )
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found);
     Router::new()
@@ -56,7 +83,11 @@ pub async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system", responses((status = 200, description = "This document")))]
 pub async fn openapi_json() -> axum::response::Response {
     use axum::response::IntoResponse;
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::openapi::document_json()).into_response()
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document_json(),
+    )
+        .into_response()
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -69,5 +100,8 @@ pub struct Me {
 #[utoipa::path(get, path = "/api/v1/me", tag = "system", security(("bearer" = [])), responses((status = 200, body = Me), (status = 401, body = Problem)))]
 pub async fn me(Caller(actor): Caller) -> Json<Me> {
     let r = actor.reference();
-    Json(Me { role: r.kind, id: r.id })
+    Json(Me {
+        role: r.kind,
+        id: r.id,
+    })
 }

@@ -7,7 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use helpdesk_app::listing::{AssigneeFilter, SortOrder, TicketFilter, TicketPage};
-use helpdesk_app::tickets::{BulkRequest, BulkResult, Merge, NewMessage, NewTicket, TicketView, Transfer, UpdateTicket};
+use helpdesk_app::tickets::{
+    BulkRequest, BulkResult, Merge, NewMessage, NewTicket, TicketView, Transfer, UpdateTicket,
+};
 use helpdesk_domain::{Channel, DepartmentId, EmailAddress, Message, Priority, Status, Ticket};
 
 fn with_etag<T: serde::Serialize>(status: StatusCode, version: u64, body: &T) -> Response {
@@ -24,10 +26,19 @@ fn with_etag<T: serde::Serialize>(status: StatusCode, version: u64, body: &T) ->
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)
     )
 )]
-pub async fn create(State(s): State<AppState>, Caller(actor): Caller, headers: HeaderMap, ApiJson(input): ApiJson<NewTicket>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<NewTicket>,
+) -> Result<Response, ApiError> {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     let (ticket, created) = s.helpdesk.create_ticket(&actor, input, key).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let mut resp = with_etag(status, ticket.version, &ticket);
     if let Ok(v) = format!("/api/v1/tickets/{}", ticket.id).parse() {
         resp.headers_mut().insert(axum::http::header::LOCATION, v);
@@ -63,7 +74,11 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
-fn parse_list<T>(field: &str, raw: &str, parse: impl Fn(&str) -> Result<T, helpdesk_domain::ParseError>) -> Result<Vec<T>, Problem> {
+fn parse_list<T>(
+    field: &str,
+    raw: &str,
+    parse: impl Fn(&str) -> Result<T, helpdesk_domain::ParseError>,
+) -> Result<Vec<T>, Problem> {
     raw.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -82,28 +97,57 @@ fn parse_time(field: &str, raw: &str) -> Result<helpdesk_domain::Timestamp, Prob
 }
 
 fn filter_from(params: Vec<(String, String)>) -> Result<TicketFilter, Problem> {
-    let mut f = TicketFilter { limit: 25, ..Default::default() };
+    let mut f = TicketFilter {
+        limit: 25,
+        ..Default::default()
+    };
     for (name, value) in params {
         match name.as_str() {
             "status" => match value.trim() {
                 "" | "all" => {}
-                "open" => f.statuses.extend(Status::ALL.iter().filter(|s| s.is_open())),
-                "done" => f.statuses.extend(Status::ALL.iter().filter(|s| !s.is_open())),
-                other => f.statuses.extend(parse_list("status", other, Status::parse)?),
+                "open" => f
+                    .statuses
+                    .extend(Status::ALL.iter().filter(|s| s.is_open())),
+                "done" => f
+                    .statuses
+                    .extend(Status::ALL.iter().filter(|s| !s.is_open())),
+                other => f
+                    .statuses
+                    .extend(parse_list("status", other, Status::parse)?),
             },
-            "priority" => f.priorities.extend(parse_list("priority", &value, Priority::parse)?),
+            "priority" => f
+                .priorities
+                .extend(parse_list("priority", &value, Priority::parse)?),
             "assignee" => {
                 f.assignee = match value.trim() {
                     "" | "any" => None,
                     "me" => Some(AssigneeFilter::Me),
                     "unassigned" | "none" => Some(AssigneeFilter::Unassigned),
-                    other => Some(AssigneeFilter::Agent(EmailAddress::parse(other).map_err(|e| Problem::validation("assignee", e.to_string()))?)),
+                    other => Some(AssigneeFilter::Agent(
+                        EmailAddress::parse(other)
+                            .map_err(|e| Problem::validation("assignee", e.to_string()))?,
+                    )),
                 }
             }
-            "department" => f.department = Some(DepartmentId::parse(&value).map_err(|e| Problem::validation("department", e.to_string()))?),
+            "department" => {
+                f.department = Some(
+                    DepartmentId::parse(&value)
+                        .map_err(|e| Problem::validation("department", e.to_string()))?,
+                )
+            }
             "category" => f.category = Some(value.trim().to_string()).filter(|c| !c.is_empty()),
-            "channel" => f.channel = Some(Channel::parse(&value).map_err(|e| Problem::validation("channel", e.to_string()))?),
-            "customer" => f.customer = Some(EmailAddress::parse(&value).map_err(|e| Problem::validation("customer", e.to_string()))?),
+            "channel" => {
+                f.channel = Some(
+                    Channel::parse(&value)
+                        .map_err(|e| Problem::validation("channel", e.to_string()))?,
+                )
+            }
+            "customer" => {
+                f.customer = Some(
+                    EmailAddress::parse(&value)
+                        .map_err(|e| Problem::validation("customer", e.to_string()))?,
+                )
+            }
             "created_from" => f.created_from = Some(parse_time("created_from", &value)?),
             "created_to" => f.created_to = Some(parse_time("created_to", &value)?),
             "q" => {
@@ -112,9 +156,14 @@ fn filter_from(params: Vec<(String, String)>) -> Result<TicketFilter, Problem> {
                 }
                 f.text = Some(value).filter(|q| !q.trim().is_empty());
             }
-            "sort" => f.sort = SortOrder::parse(value.trim()).map_err(|e| Problem::from(e))?,
+            "sort" => f.sort = SortOrder::parse(value.trim()).map_err(Problem::from)?,
             "limit" => {
-                f.limit = value.trim().parse::<usize>().ok().filter(|l| (1..=100).contains(l)).ok_or_else(|| Problem::validation("limit", "must be 1-100"))?;
+                f.limit = value
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|l| (1..=100).contains(l))
+                    .ok_or_else(|| Problem::validation("limit", "must be 1-100"))?;
             }
             "cursor" => f.cursor = Some(value).filter(|c| !c.is_empty()),
             other => return Err(Problem::validation(other, "unknown query parameter")),
@@ -130,9 +179,17 @@ fn filter_from(params: Vec<(String, String)>) -> Result<TicketFilter, Problem> {
     params(ListParams),
     responses((status = 200, body = TicketPage), (status = 401, body = Problem), (status = 422, body = Problem))
 )]
-pub async fn list(State(s): State<AppState>, Caller(actor): Caller, Query(params): Query<Vec<(String, String)>>) -> Result<Json<TicketPage>, Response> {
+pub async fn list(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Json<TicketPage>, Response> {
     let filter = filter_from(params).map_err(IntoResponse::into_response)?;
-    s.helpdesk.list_tickets(&actor, filter).await.map(Json).map_err(|e| ApiError(e).into_response())
+    s.helpdesk
+        .list_tickets(&actor, filter)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError(e).into_response())
 }
 
 #[utoipa::path(
@@ -140,7 +197,11 @@ pub async fn list(State(s): State<AppState>, Caller(actor): Caller, Query(params
     params(("ticket" = String, Path, description = "Ticket id (tkt_…) or number (HD-1042)")),
     responses((status = 200, body = TicketView), (status = 404, body = Problem))
 )]
-pub async fn get_one(State(s): State<AppState>, Caller(actor): Caller, Path(ticket): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_one(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Path(ticket): Path<String>,
+) -> Result<Response, ApiError> {
     let view = s.helpdesk.get_ticket(&actor, &ticket).await?;
     Ok(with_etag(StatusCode::OK, view.ticket.version, &view))
 }
@@ -151,9 +212,19 @@ pub async fn get_one(State(s): State<AppState>, Caller(actor): Caller, Path(tick
     request_body = UpdateTicket,
     responses((status = 200, body = Ticket), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "Stale version"), (status = 422, body = Problem))
 )]
-pub async fn update(State(s): State<AppState>, Caller(actor): Caller, Path(ticket): Path<String>, headers: HeaderMap, ApiJson(input): ApiJson<UpdateTicket>) -> Result<Response, Response> {
+pub async fn update(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Path(ticket): Path<String>,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<UpdateTicket>,
+) -> Result<Response, Response> {
     let expected = if_match(&headers).map_err(IntoResponse::into_response)?;
-    let t = s.helpdesk.update_ticket(&actor, &ticket, input, expected).await.map_err(|e| ApiError(e).into_response())?;
+    let t = s
+        .helpdesk
+        .update_ticket(&actor, &ticket, input, expected)
+        .await
+        .map_err(|e| ApiError(e).into_response())?;
     Ok(with_etag(StatusCode::OK, t.version, &t))
 }
 
@@ -169,10 +240,19 @@ pub struct MessageCreated {
     request_body = NewMessage,
     responses((status = 201, body = MessageCreated), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
 )]
-pub async fn add_message(State(s): State<AppState>, Caller(actor): Caller, Path(ticket): Path<String>, ApiJson(input): ApiJson<NewMessage>) -> Result<Response, ApiError> {
+pub async fn add_message(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Path(ticket): Path<String>,
+    ApiJson(input): ApiJson<NewMessage>,
+) -> Result<Response, ApiError> {
     let (message, ticket) = s.helpdesk.add_message(&actor, &ticket, input).await?;
     let version = ticket.version;
-    Ok(with_etag(StatusCode::CREATED, version, &MessageCreated { message, ticket }))
+    Ok(with_etag(
+        StatusCode::CREATED,
+        version,
+        &MessageCreated { message, ticket },
+    ))
 }
 
 #[utoipa::path(
@@ -180,7 +260,11 @@ pub async fn add_message(State(s): State<AppState>, Caller(actor): Caller, Path(
     request_body = BulkRequest,
     responses((status = 200, body = BulkResult, description = "Per-ticket outcomes; check `failed`"), (status = 403, body = Problem), (status = 422, body = Problem))
 )]
-pub async fn bulk(State(s): State<AppState>, Caller(actor): Caller, ApiJson(input): ApiJson<BulkRequest>) -> Result<Json<BulkResult>, ApiError> {
+pub async fn bulk(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    ApiJson(input): ApiJson<BulkRequest>,
+) -> Result<Json<BulkResult>, ApiError> {
     Ok(Json(s.helpdesk.bulk(&actor, input).await?))
 }
 
@@ -190,7 +274,12 @@ pub async fn bulk(State(s): State<AppState>, Caller(actor): Caller, ApiJson(inpu
     request_body = Transfer,
     responses((status = 200, body = Ticket), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
 )]
-pub async fn transfer(State(s): State<AppState>, Caller(actor): Caller, Path(ticket): Path<String>, ApiJson(input): ApiJson<Transfer>) -> Result<Response, ApiError> {
+pub async fn transfer(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Path(ticket): Path<String>,
+    ApiJson(input): ApiJson<Transfer>,
+) -> Result<Response, ApiError> {
     let t = s.helpdesk.transfer(&actor, &ticket, input).await?;
     Ok(with_etag(StatusCode::OK, t.version, &t))
 }
@@ -201,7 +290,12 @@ pub async fn transfer(State(s): State<AppState>, Caller(actor): Caller, Path(tic
     request_body = Merge,
     responses((status = 200, body = Ticket, description = "The surviving ticket"), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
 )]
-pub async fn merge(State(s): State<AppState>, Caller(actor): Caller, Path(ticket): Path<String>, ApiJson(input): ApiJson<Merge>) -> Result<Response, ApiError> {
+pub async fn merge(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Path(ticket): Path<String>,
+    ApiJson(input): ApiJson<Merge>,
+) -> Result<Response, ApiError> {
     let t = s.helpdesk.merge(&actor, &ticket, input).await?;
     Ok(with_etag(StatusCode::OK, t.version, &t))
 }
@@ -211,12 +305,22 @@ mod tests {
     use super::*;
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn filters_parse() {
-        let f = filter_from(p(&[("status", "open"), ("priority", "high,urgent"), ("assignee", "me"), ("sort", "newest"), ("limit", "10")])).expect("ok");
+        let f = filter_from(p(&[
+            ("status", "open"),
+            ("priority", "high,urgent"),
+            ("assignee", "me"),
+            ("sort", "newest"),
+            ("limit", "10"),
+        ]))
+        .expect("ok");
         assert_eq!(f.statuses.len(), 3);
         assert_eq!(f.priorities, vec![Priority::High, Priority::Urgent]);
         assert_eq!(f.assignee, Some(AssigneeFilter::Me));
@@ -226,7 +330,15 @@ mod tests {
 
     #[test]
     fn bad_filters_name_their_field() {
-        for (name, value) in [("status", "nope"), ("limit", "0"), ("limit", "x"), ("created_from", "yesterday"), ("assignee", "bob"), ("bogus", "1"), ("sort", "up")] {
+        for (name, value) in [
+            ("status", "nope"),
+            ("limit", "0"),
+            ("limit", "x"),
+            ("created_from", "yesterday"),
+            ("assignee", "bob"),
+            ("bogus", "1"),
+            ("sort", "up"),
+        ] {
             let err = filter_from(p(&[(name, value)])).expect_err("invalid");
             assert_eq!(err.field.as_deref(), Some(name), "{name}={value}");
         }
