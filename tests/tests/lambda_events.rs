@@ -19,7 +19,11 @@ const EVENTS: &[(&str, u16)] = &[
 fn app() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let table = SqliteTable::open(dir.path().join("t.db")).expect("open");
-    let helpdesk = Helpdesk::new(Arc::new(table), Arc::new(SystemClock), Arc::new(UlidGen::default()));
+    let helpdesk = Helpdesk::new(
+        Arc::new(table),
+        Arc::new(SystemClock),
+        Arc::new(UlidGen::default()),
+    );
     (helpdesk_api::app(helpdesk), dir)
 }
 
@@ -30,20 +34,33 @@ async fn invoke(router: axum::Router, file: &str) -> (u16, serde_json::Value) {
     let request: lambda_http::Request = event.into();
     let response = router.oneshot(request).await.expect("infallible");
     let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 #[tokio::test]
 async fn every_event_gets_its_documented_status() {
-    let readme = std::fs::read_to_string(format!("{}/../events/README.md", env!("CARGO_MANIFEST_DIR"))).expect("README");
+    let readme = std::fs::read_to_string(format!(
+        "{}/../events/README.md",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("README");
     let files: Vec<_> = std::fs::read_dir(format!("{}/../events", env!("CARGO_MANIFEST_DIR")))
         .expect("events dir")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().to_string())
         .filter(|n| n.starts_with("api-") && n.ends_with(".json"))
         .collect();
-    assert_eq!(files.len(), EVENTS.len(), "every api event is checked: {files:?}");
+    assert_eq!(
+        files.len(),
+        EVENTS.len(),
+        "every api event is checked: {files:?}"
+    );
     for (file, expected) in EVENTS {
         assert!(readme.contains(file), "{file} is documented");
         let (router, _dir) = app();
@@ -71,5 +88,8 @@ async fn a_bearer_token_alone_is_not_trusted_in_gateway_mode() {
     let (router, _dir) = app();
     let (status, body) = invoke(router, "api-no-auth.json").await;
     assert_eq!(status, 401);
-    assert_eq!(body["type"], "https://helpdesk.dev/problems/unauthenticated");
+    assert_eq!(
+        body["type"],
+        "https://helpdesk.dev/problems/unauthenticated"
+    );
 }
