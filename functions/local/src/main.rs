@@ -116,6 +116,10 @@ async fn main() -> anyhow::Result<()> {
             if !(1..=24 * 365).contains(&ttl_hours) {
                 anyhow::bail!("--ttl-hours must be between 1 and 8760");
             }
+            const ROLES: [&str; 5] = ["admin", "supervisor", "agent", "customer", "platform"];
+            if !ROLES.contains(&role.as_str()) {
+                anyhow::bail!("--role must be one of: {}", ROLES.join(", "));
+            }
             let email = agent.or(customer);
             let token =
                 helpdesk::issue_token(&data.data, &role, email.as_deref(), ttl_hours * 3600)?;
