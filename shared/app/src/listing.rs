@@ -261,12 +261,14 @@ impl Helpdesk {
 
     async fn first_ticket_time(&self) -> Result<Option<Timestamp>, AppError> {
         // The oldest ticket number's ticket: number 1 may have been merged, but never deleted.
-        let page = self
+        let first =
+            TicketNumber::new(1).map_err(|e| AppError::internal("finding the first ticket", e))?;
+        let Some(item) = self
             .table
-            .query(&Query::partition(None, "N#HD-1").limit(1))
+            .get(&keys::number_key(&first))
             .await
-            .map_err(AppError::storage("finding the first ticket"))?;
-        let Some(item) = page.items.first() else {
+            .map_err(AppError::storage("finding the first ticket"))?
+        else {
             return Ok(None);
         };
         let id = item

@@ -1006,13 +1006,10 @@ impl Helpdesk {
         }
         if let Some(d) = &input.to_department {
             patch.department = Some(Some(d.clone()));
-            if input.to_agent.is_none() {
-                // Moving to a department queue without a person: it waits there unassigned.
+            // Moving to a department queue without a person: it waits there unassigned. Work
+            // already in progress keeps its owner (in_progress → new is not a workflow move).
+            if input.to_agent.is_none() && ticket.status != Status::InProgress {
                 patch.assignee = Some(None);
-                if matches!(ticket.status, Status::InProgress) {
-                    patch.status = Some(Status::Assigned);
-                    patch.assignee = None;
-                }
             }
         }
         self.apply_patch(actor, &mut ticket, patch, "transferred", note, extra)
