@@ -236,3 +236,20 @@ pub fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, AppError> {
         )
     })
 }
+
+/// A pointer item (ticket number, idempotency key): its document names one ticket.
+pub fn pointer_item(key: Key, ticket: &TicketId) -> Item {
+    Item::new(
+        key,
+        1,
+        serde_json::json!({ "ticket_id": ticket.to_string() }),
+    )
+}
+
+/// The ticket a pointer item names, if it names one.
+pub fn pointer_target(item: &Item) -> Option<TicketId> {
+    item.doc
+        .get("ticket_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| TicketId::parse(s).ok())
+}

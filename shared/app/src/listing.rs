@@ -271,12 +271,8 @@ impl Helpdesk {
         else {
             return Ok(None);
         };
-        let id = item
-            .doc
-            .get("ticket_id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| helpdesk_domain::TicketId::parse(s).ok());
-        Ok(id.map(|id| chrono::DateTime::<chrono::Utc>::from(id.ulid().datetime())))
+        Ok(keys::pointer_target(&item)
+            .map(|id| chrono::DateTime::<chrono::Utc>::from(id.ulid().datetime())))
     }
 
     /// Runs the sources, merging in order, narrowing by the remaining filters, until the page

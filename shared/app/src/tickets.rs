@@ -240,17 +240,12 @@ impl Helpdesk {
             else {
                 return Ok(None);
             };
-            let id: TicketId = item
-                .doc
-                .get("ticket_id")
-                .and_then(|v| v.as_str())
-                .and_then(|s| TicketId::parse(s).ok())
-                .ok_or_else(|| {
-                    AppError::internal(
-                        "reading a number item",
-                        std::io::Error::other("no ticket_id"),
-                    )
-                })?;
+            let id: TicketId = keys::pointer_target(&item).ok_or_else(|| {
+                AppError::internal(
+                    "reading a number item",
+                    std::io::Error::other("no ticket_id"),
+                )
+            })?;
             return self.load_ticket(&id).await;
         }
         Err(AppError::validation(
@@ -537,11 +532,7 @@ impl Helpdesk {
                 condition: Condition::NotExists,
             },
             WriteOp::Put {
-                item: crate::ports::Item::new(
-                    keys::number_key(&number),
-                    1,
-                    serde_json::json!({ "ticket_id": id.to_string() }),
-                ),
+                item: keys::pointer_item(keys::number_key(&number), &id),
                 condition: Condition::NotExists,
             },
             WriteOp::Put {
@@ -559,12 +550,7 @@ impl Helpdesk {
         ];
         let idem_position = idem.as_ref().map(|key| {
             ops.push(WriteOp::Put {
-                item: crate::ports::Item::new(
-                    key.clone(),
-                    1,
-                    serde_json::json!({ "ticket_id": id.to_string() }),
-                )
-                .expiring_at(now.timestamp() + 24 * 3600),
+                item: keys::pointer_item(key.clone(), &id).expiring_at(now.timestamp() + 24 * 3600),
                 condition: Condition::NotExists,
             });
             ops.len() - 1
@@ -614,12 +600,7 @@ impl Helpdesk {
         else {
             return Ok(None);
         };
-        let id = item
-            .doc
-            .get("ticket_id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| TicketId::parse(s).ok());
-        match id {
+        match keys::pointer_target(&item) {
             Some(id) => self.load_ticket(&id).await,
             None => Ok(None),
         }
