@@ -10,6 +10,7 @@ pub mod ids;
 pub mod message;
 pub mod people;
 pub mod policy;
+pub mod sla;
 pub mod ticket;
 
 pub use audit::{ActorRef, AuditEvent, FieldChange};

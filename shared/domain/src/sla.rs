@@ -1,0 +1,1 @@
+//! SLA clocks: business calendars and business-time arithmetic (pure; time passed in).

@@ -1,0 +1,1 @@
+//! Mail: parsing and composing MIME, no I/O.
