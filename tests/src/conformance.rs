@@ -213,6 +213,47 @@ pub async fn counters(t: Arc<dyn Table>) {
     seen.dedup();
     assert_eq!(seen.len(), 20, "every add returned a distinct value");
     assert_eq!(t.counter(&k).await.expect("counter"), 60);
+
+    // A partition of counters reads back in one query, values included.
+    t.transact(vec![
+        WriteOp::Add {
+            key: Key::new("STATS#conf", "2026-01-01#created"),
+            by: 3,
+        },
+        WriteOp::Add {
+            key: Key::new("STATS#conf", "2026-01-02#created"),
+            by: 5,
+        },
+    ])
+    .await
+    .expect("adds");
+    t.add(&Key::new("STATS#conf", "2026-01-02#created"), -1)
+        .await
+        .expect("add");
+    let (items, _) = all_pages(t.as_ref(), Query::partition(None, "STATS#conf")).await;
+    let values: Vec<_> = items
+        .iter()
+        .map(|i| (i.key.sk.as_str(), i.counter))
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            ("2026-01-01#created", Some(3)),
+            ("2026-01-02#created", Some(4))
+        ]
+    );
+    // Ordinary items carry no counter, and a put keeps the one it is given.
+    t.put(item("STATS#conf", "plain", 1), Condition::None)
+        .await
+        .expect("put");
+    assert_eq!(
+        t.get(&Key::new("STATS#conf", "plain"))
+            .await
+            .expect("get")
+            .expect("item")
+            .counter,
+        None
+    );
 }
 
 pub async fn query_order_and_pagination(t: Arc<dyn Table>) {

@@ -73,6 +73,9 @@ pub struct Item {
     /// Unix seconds after which the item is gone (DynamoDB TTL; reads hide expired items).
     pub expires_at: Option<i64>,
     pub doc: Value,
+    /// The atomic counter attribute (`WriteOp::Add`, `Table::add`); `None` on items that were
+    /// never counted. Lets one query read a whole partition of counters (dashboards).
+    pub counter: Option<i64>,
 }
 
 impl Item {
@@ -83,6 +86,7 @@ impl Item {
             version,
             expires_at: None,
             doc,
+            counter: None,
         }
     }
 

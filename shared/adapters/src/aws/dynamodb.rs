@@ -267,6 +267,9 @@ fn item_attrs(item: &Item) -> Result<Attrs, TableError> {
     let doc = serde_json::to_string(&item.doc)
         .map_err(|e| TableError::Invalid(format!("document does not serialise: {e}")))?;
     attrs.insert(DOC.to_string(), s(doc));
+    if let Some(c) = item.counter {
+        attrs.insert(COUNTER.to_string(), n(c));
+    }
     Ok(attrs)
 }
 
@@ -326,6 +329,7 @@ fn item_from_attrs(attrs: &Attrs) -> Result<Item, TableError> {
         version: number_attr(attrs, VER)?.unwrap_or(0),
         expires_at: number_attr(attrs, TTL)?,
         doc,
+        counter: number_attr(attrs, COUNTER)?,
     })
 }
 

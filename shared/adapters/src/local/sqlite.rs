@@ -138,7 +138,7 @@ impl SqliteTable {
     }
 }
 
-const COLUMNS: &str = "pk, sk, ver, ttl, doc, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, gsi4pk, gsi4sk, gsi5pk, gsi5sk";
+const COLUMNS: &str = "pk, sk, ver, ttl, doc, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, gsi4pk, gsi4sk, gsi5pk, gsi5sk, n";
 
 fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Item, TableError>> {
     let pk: String = row.get(0)?;
@@ -146,6 +146,7 @@ fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Item, TableEr
     let ver: i64 = row.get(2)?;
     let ttl: Option<i64> = row.get(3)?;
     let doc: Option<String> = row.get(4)?;
+    let counter: Option<i64> = row.get(15)?;
     let mut indexes = BTreeMap::new();
     for index in Index::ALL {
         let base = 5 + index.position() * 2;
@@ -167,6 +168,7 @@ fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Item, TableEr
         version: u64::try_from(ver).unwrap_or(0),
         expires_at: ttl,
         doc,
+        counter,
     }))
 }
 
@@ -230,8 +232,13 @@ fn put_item(c: &Connection, item: &Item) -> Result<(), TableError> {
             }
         }
     }
-    // Whole-item replace, as DynamoDB PutItem (the counter attribute goes too).
-    let sql = format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+    values.push(
+        item.counter
+            .map(rusqlite::types::Value::from)
+            .unwrap_or(rusqlite::types::Value::Null),
+    );
+    // Whole-item replace, as DynamoDB PutItem (a counter the item does not carry goes too).
+    let sql = format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
     c.execute(&sql, params_from_iter(values))
         .map_err(unavailable)?;
     Ok(())
