@@ -1138,3 +1138,82 @@ async fn concurrent_creates_get_unique_numbers() {
     let r = app.get("/api/v1/tickets?limit=100", &ana).await;
     assert_eq!(r.body["items"].as_array().map(Vec::len), Some(25));
 }
+
+#[tokio::test]
+async fn dashboard_counts_follow_ticket_changes() {
+    let app = TestApp::spawn().await;
+    app.create_agent("ana@example.com", "agent").await;
+    let ana = app.agent("ana@example.com");
+    let empty = app.get("/api/v1/stats/dashboard", &ana).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert_eq!(empty.body["open_total"], 0);
+    assert!(
+        empty.body["first_response_secs"]["current"].is_null(),
+        "no data is no number"
+    );
+    assert!(empty.body["resolution_rate"]["current"].is_null());
+    let a = app.create_ticket(&ana, json!({ "subject": "A", "body": "x", "customer": { "email": "c@example.com" }, "priority": "urgent" })).await;
+    let b = app.ticket_for(&ana, "c@example.com", "B").await;
+    let _c = app.ticket_for(&ana, "c@example.com", "C").await;
+    app.post(
+        &format!("/api/v1/tickets/{}/messages", id(&a)),
+        &ana,
+        json!({ "body": "On it" }),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/tickets/{}/messages", id(&a)),
+        &ana,
+        json!({ "body": "Second reply does not count again" }),
+    )
+    .await;
+    app.patch(
+        &format!("/api/v1/tickets/{}", id(&b)),
+        &ana,
+        json!({ "status": "resolved" }),
+        None,
+    )
+    .await;
+    app.patch(
+        &format!("/api/v1/tickets/{}", id(&a)),
+        &ana,
+        json!({ "assignee": "ana@example.com" }),
+        None,
+    )
+    .await;
+    let d = app.get("/api/v1/stats/dashboard?days=7", &ana).await.body;
+    assert_eq!(d["open_total"], 2);
+    assert_eq!(d["open_by_priority"]["urgent"], 1);
+    assert_eq!(d["open_by_priority"]["medium"], 1);
+    assert_eq!(d["by_status"]["resolved"], 1);
+    assert_eq!(d["by_status"]["assigned"], 1);
+    assert_eq!(d["by_status"]["new"], 1);
+    assert!(d["first_response_secs"]["current"]
+        .as_f64()
+        .is_some_and(|s| s >= 0.0));
+    assert!(d["first_response_secs"]["previous"].is_null());
+    let rate = d["resolution_rate"]["current"].as_f64().expect("rate");
+    assert!((rate - 1.0 / 3.0).abs() < 1e-9, "{rate}");
+    // Merging closes the source: it leaves the open counts.
+    let r = app
+        .post(
+            &format!("/api/v1/tickets/{}/merge", id(&a)),
+            &ana,
+            json!({ "into": "HD-3" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let d = app.get("/api/v1/stats/dashboard", &ana).await.body;
+    assert_eq!(d["open_total"], 1);
+    assert_eq!(d["by_status"]["closed"], 1);
+    assert_eq!(
+        app.get("/api/v1/stats/dashboard", &app.customer("c@example.com"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("/api/v1/stats/dashboard?days=0", &ana).await.body["field"],
+        "days"
+    );
+}

@@ -41,11 +41,6 @@ pub fn ticket_number_counter() -> Key {
     Key::new("CTR#ticket_number", "CTR")
 }
 
-/// Per-day count of created tickets, for dashboards without scanning.
-pub fn created_per_day_counter(day: &str) -> Key {
-    Key::new(format!("CTR#created#{day}"), "CTR")
-}
-
 pub fn idempotency_key(who: &str, key: &str) -> Key {
     Key::new(format!("IDEM#{who}#{key}"), "IDEM")
 }

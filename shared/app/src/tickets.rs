@@ -543,11 +543,8 @@ impl Helpdesk {
                 item: keys::audit_item(&created)?,
                 condition: Condition::NotExists,
             },
-            WriteOp::Add {
-                key: keys::created_per_day_counter(&keys::day_key(&now)),
-                by: 1,
-            },
         ];
+        ops.extend(crate::stats::ticket_deltas(None, &ticket));
         let idem_position = idem.as_ref().map(|key| {
             ops.push(WriteOp::Put {
                 item: keys::pointer_item(key.clone(), &id).expiring_at(now.timestamp() + 24 * 3600),
@@ -689,17 +686,19 @@ impl Helpdesk {
     /// it was read at. A lost race is a conflict, never an overwrite.
     async fn commit(
         &self,
-        read_version: u64,
+        before: &Ticket,
         ticket: &mut Ticket,
         mut extra: Vec<WriteOp>,
         guards: Vec<(WriteOp, &'static str)>,
     ) -> Result<(), AppError> {
+        let read_version = before.version;
         ticket.version = read_version + 1;
         let mut ops = vec![WriteOp::Put {
             item: keys::ticket_item(ticket)?,
             condition: Condition::VersionIs(read_version),
         }];
         ops.append(&mut extra);
+        ops.extend(crate::stats::ticket_deltas(Some(before), ticket));
         let guard_fields = self.push_guards(&mut ops, guards);
         match self.table.transact(ops).await {
             Ok(()) => Ok(()),
@@ -774,7 +773,6 @@ impl Helpdesk {
         let guards = self
             .references_exist(new_assignee.as_ref(), new_department.as_ref())
             .await?;
-        let read_version = ticket.version;
         let now = self.clock.now();
         let mut next = ticket.clone();
         let changes = next.apply(&patch, now)?;
@@ -787,7 +785,7 @@ impl Helpdesk {
             condition: Condition::NotExists,
         }];
         ops.extend(extra);
-        self.commit(read_version, &mut next, ops, guards).await?;
+        self.commit(ticket, &mut next, ops, guards).await?;
         *ticket = next;
         Ok(changes)
     }
@@ -815,7 +813,6 @@ impl Helpdesk {
         }
         let body = parse_body(&input.body).map_err(AppError::from)?;
         let now = self.clock.now();
-        let read_version = ticket.version;
         let mut next = ticket.clone();
         let mut changes = Vec::new();
         match kind {
@@ -874,8 +871,7 @@ impl Helpdesk {
                 condition: Condition::NotExists,
             },
         ];
-        self.commit(read_version, &mut next, ops, Vec::new())
-            .await?;
+        self.commit(&ticket, &mut next, ops, Vec::new()).await?;
         ticket = next;
         Ok((message, ticket))
     }
@@ -1087,7 +1083,9 @@ impl Helpdesk {
             note,
             now,
         );
-        let ops = vec![
+        // Only the source changes status or priority, so only its counters move.
+        let mut ops = crate::stats::ticket_deltas(Some(&source), &src);
+        ops.extend([
             WriteOp::Put {
                 item: keys::ticket_item(&src)?,
                 condition: Condition::VersionIs(source.version),
@@ -1104,7 +1102,7 @@ impl Helpdesk {
                 item: keys::audit_item(&tgt_event)?,
                 condition: Condition::NotExists,
             },
-        ];
+        ]);
         match self.table.transact(ops).await {
             Ok(()) => Ok(tgt),
             Err(TableError::TransactionCancelled { .. }) => {

@@ -16,6 +16,7 @@ use crate::routes;
         routes::healthz,
         routes::openapi_json,
         routes::me,
+        routes::dashboard,
         routes::tickets::create,
         routes::tickets::list,
         routes::tickets::get_one,

@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
                 .put(directory::update_customer)
                 .delete(directory::delete_customer),
         )
+        .route("/stats/dashboard", get(dashboard))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found);
     Router::new()
@@ -104,4 +105,32 @@ pub async fn me(Caller(actor): Caller) -> Json<Me> {
         role: r.kind,
         id: r.id,
     })
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DashboardParams {
+    /// Length of the period compared with the one before it, 1-90 days (default 7).
+    days: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/stats/dashboard", tag = "system", security(("bearer" = [])), params(DashboardParams),
+    responses((status = 200, body = helpdesk_app::stats::Dashboard), (status = 403, body = Problem)))]
+pub async fn dashboard(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    Caller(actor): Caller,
+    q: Result<axum::extract::Query<DashboardParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<helpdesk_app::stats::Dashboard>, axum::response::Response> {
+    use axum::response::IntoResponse;
+    let axum::extract::Query(p) =
+        q.map_err(|e| Problem::validation("days", e.body_text()).into_response())?;
+    let days = p.days.unwrap_or(7);
+    if !(1..=90).contains(&days) {
+        return Err(Problem::validation("days", "must be 1-90").into_response());
+    }
+    s.helpdesk
+        .dashboard(&actor, days)
+        .await
+        .map(Json)
+        .map_err(|e| crate::problem::ApiError(e).into_response())
 }
