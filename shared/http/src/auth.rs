@@ -52,7 +52,8 @@ impl AuthConfig {
         }
     }
 
-    fn verify(&self, token: &str) -> Result<Actor, Problem> {
+    /// Verifies a locally issued token (bearer header or console session cookie).
+    pub fn verify_token(&self, token: &str) -> Result<Actor, Problem> {
         let AuthConfig::LocalJwt { key } = self else {
             return Err(Problem::unauthorized("no verified identity"));
         };
@@ -194,7 +195,7 @@ impl FromRequestParts<AppState> for Caller {
                     .strip_prefix("Bearer ")
                     .or_else(|| header.strip_prefix("bearer "))
                     .ok_or_else(|| Problem::unauthorized("Authorization must be a Bearer token"))?;
-                state.auth.verify(token.trim()).map(Caller)
+                state.auth.verify_token(token.trim()).map(Caller)
             }
         }
     }
@@ -237,13 +238,17 @@ mod tests {
         let c =
             local_claims("supervisor", Some("s@example.com"), 1_900_000_000, 3600).expect("claims");
         let token = cfg.issue(&c).expect("issue");
-        let actor = cfg.verify(&token).expect("verify");
+        let actor = cfg.verify_token(&token).expect("verify");
         assert_eq!(actor.role(), Some(Role::Supervisor));
         let other = AuthConfig::LocalJwt { key: vec![8; 32] };
-        assert!(other.verify(&token).is_err(), "another key refuses it");
+        assert!(
+            other.verify_token(&token).is_err(),
+            "another key refuses it"
+        );
         let expired = local_claims("agent", Some("a@example.com"), 1_000, 60).expect("claims");
         assert!(
-            cfg.verify(&cfg.issue(&expired).expect("issue")).is_err(),
+            cfg.verify_token(&cfg.issue(&expired).expect("issue"))
+                .is_err(),
             "expired"
         );
         assert!(

@@ -2,6 +2,7 @@
 //! health. The Lambda function and the self-hosted binary serve this same router.
 
 pub mod auth;
+pub mod console;
 pub mod extract;
 pub mod openapi;
 pub mod problem;

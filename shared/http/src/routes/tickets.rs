@@ -96,7 +96,7 @@ fn parse_time(field: &str, raw: &str) -> Result<helpdesk_domain::Timestamp, Prob
         .map_err(|_| Problem::validation(field, "must be an RFC 3339 time or a date (2026-01-31)"))
 }
 
-fn filter_from(params: Vec<(String, String)>) -> Result<TicketFilter, Problem> {
+pub(crate) fn filter_from(params: Vec<(String, String)>) -> Result<TicketFilter, Problem> {
     let mut f = TicketFilter {
         limit: 25,
         ..Default::default()

@@ -1,0 +1,71 @@
+//! The agent console: server-rendered pages under `/app`, forms that work without JavaScript,
+//! a small vendored script (htmx) and `app.js` for selection and the board.
+
+mod pages;
+pub mod session;
+pub mod view;
+
+use crate::AppState;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app", get(pages::dashboard))
+        .route("/app/login", get(pages::login_form).post(pages::login))
+        .route("/app/logout", post(pages::logout))
+        .route("/app/me/status", post(pages::set_my_status))
+        .route(
+            "/app/tickets",
+            get(pages::ticket_list).post(pages::create_ticket),
+        )
+        .route("/app/tickets/new", get(pages::new_ticket))
+        .route("/app/tickets/bulk", post(pages::bulk))
+        .route("/app/tickets/{ticket}", get(pages::ticket_detail))
+        .route("/app/tickets/{ticket}/update", post(pages::update_ticket))
+        .route("/app/tickets/{ticket}/reply", post(pages::reply))
+        .route("/app/tickets/{ticket}/transfer", post(pages::transfer))
+        .route("/app/tickets/{ticket}/merge", post(pages::merge))
+        .route("/app/tickets/{ticket}/move", post(pages::move_card))
+        .route("/app/board", get(pages::board))
+        .route(
+            "/app/static/app.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../static/app.css"),
+                )
+            }),
+        )
+        .route(
+            "/app/static/app.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../static/app.js"),
+                )
+            }),
+        )
+        .route(
+            "/app/static/htmx.min.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../static/htmx.min.js"),
+                )
+            }),
+        )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> axum::response::Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}

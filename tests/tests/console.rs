@@ -1,0 +1,440 @@
+//! The agent console's handlers over HTTP: sign-in, session cookie, CSRF, role checks, pages,
+//! stale edits and board moves.
+
+use helpdesk_tests::TestApp;
+use reqwest::{redirect::Policy, StatusCode};
+use serde_json::json;
+
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    session: Option<String>,
+}
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let i = html.find(start)? + start.len();
+    let j = html[i..].find(end)? + i;
+    Some(&html[i..j])
+}
+
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.to_string())
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Browser {
+            client: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .expect("client"),
+            base: app.base.clone(),
+            session: None,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String, reqwest::header::HeaderMap) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(s) = &self.session {
+            req = req.header("cookie", format!("hd_session={s}"));
+        }
+        let resp = req.send().await.expect("send");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        (status, resp.text().await.unwrap_or_default(), headers)
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        extra_headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.client.post(format!("{}{path}", self.base)).form(form);
+        if let Some(s) = &self.session {
+            req = req.header("cookie", format!("hd_session={s}"));
+        }
+        for (k, v) in extra_headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("send")
+    }
+
+    /// Signs in through the real form (double-submit cookie) and keeps the session cookie.
+    async fn sign_in(&mut self, token: &str) -> reqwest::Response {
+        let resp = self
+            .client
+            .get(format!("{}/app/login?next=/app/tickets", self.base))
+            .send()
+            .await
+            .expect("send");
+        let cookie = set_cookie(&resp, "hd_login").expect("login cookie");
+        let value = between(&cookie, "hd_login=", ";")
+            .expect("value")
+            .to_string();
+        let html = resp.text().await.expect("html");
+        let field = between(&html, "name=\"_login\" value=\"", "\"")
+            .expect("login field")
+            .to_string();
+        assert_eq!(field, value);
+        let resp = self
+            .client
+            .post(format!("{}/app/login", self.base))
+            .header("cookie", format!("hd_login={value}"))
+            .form(&[
+                ("_login", field.as_str()),
+                ("token", token),
+                ("next", "/app/tickets"),
+            ])
+            .send()
+            .await
+            .expect("send");
+        if let Some(c) = set_cookie(&resp, "hd_session") {
+            self.session = between(&c, "hd_session=", ";").map(str::to_string);
+        }
+        resp
+    }
+
+    async fn csrf(&self) -> String {
+        let (_, html, _) = self.get("/app").await;
+        between(&html, "name=\"csrf-token\" content=\"", "\"")
+            .expect("csrf meta")
+            .to_string()
+    }
+}
+
+#[tokio::test]
+async fn pages_require_a_staff_session() {
+    let app = TestApp::spawn().await;
+    let mut b = Browser::new(&app);
+    let (status, _, headers) = b.get("/app/tickets?status=open").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers.get("location").and_then(|v| v.to_str().ok()),
+        Some("/app/login?next=/app/tickets%3Fstatus%3Dopen")
+    );
+
+    // A customer's valid token does not open the console.
+    let resp = b.sign_in(&app.customer("c@example.com")).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(b.session.is_none());
+    // Nor does a forged one.
+    let resp = b.sign_in("eyJhbGciOiJIUzI1NiJ9.e30.bogus").await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    // The login form itself is protected: no matching cookie, no sign-in.
+    let resp = b
+        .client
+        .post(format!("{}/app/login", app.base))
+        .form(&[("_login", "x"), ("token", &app.admin())])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    let resp = b.sign_in(&app.agent("ana@example.com")).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        resp.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/app/tickets")
+    );
+    let cookie = set_cookie(&resp, "hd_session").expect("session cookie");
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/app"] {
+        assert!(cookie.contains(attr), "{attr} in {cookie}");
+    }
+    let (status, html, headers) = b.get("/app").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Open tickets"));
+    assert!(
+        html.contains("—"),
+        "no data shows a dash, not a made-up number"
+    );
+    assert!(headers
+        .get("content-security-policy")
+        .is_some_and(|v| v.to_str().unwrap_or("").contains("frame-ancestors 'none'")));
+    assert_eq!(
+        headers.get("x-frame-options").and_then(|v| v.to_str().ok()),
+        Some("DENY")
+    );
+}
+
+#[tokio::test]
+async fn forms_need_the_csrf_token() {
+    let app = TestApp::spawn().await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.agent("ana@example.com")).await;
+    let form = [
+        ("customer_email", "c@example.com"),
+        ("subject", "Printer on fire"),
+        ("body", "Really."),
+        ("priority", "urgent"),
+    ];
+    let resp = b.post("/app/tickets", &form, &[]).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let mut with_bad = form.to_vec();
+    with_bad.push(("_csrf", "0000"));
+    assert_eq!(
+        b.post("/app/tickets", &with_bad, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert!(
+        app.list_numbers(&app.admin(), "").await.is_empty(),
+        "nothing was created"
+    );
+
+    let csrf = b.csrf().await;
+    let mut ok = form.to_vec();
+    ok.push(("_csrf", csrf.as_str()));
+    let resp = b.post("/app/tickets", &ok, &[]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        resp.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/app/tickets/HD-1")
+    );
+
+    // A token from another session does not work.
+    let mut other = Browser::new(&app);
+    other.sign_in(&app.agent("bob@example.com")).await;
+    assert_eq!(
+        other.post("/app/tickets", &ok, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // Invalid input re-renders the form with the field marked.
+    let resp = b
+        .post(
+            "/app/tickets",
+            &[
+                ("customer_email", "nope"),
+                ("subject", "x"),
+                ("body", "y"),
+                ("_csrf", csrf.as_str()),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("aria-invalid=\"true\""));
+}
+
+#[tokio::test]
+async fn list_detail_stale_edit_and_board_moves() {
+    let app = TestApp::spawn().await;
+    app.create_agent("ana@example.com", "agent").await;
+    let token = app.agent("ana@example.com");
+    let t = app.create_ticket(&token, json!({ "subject": "Export <b>broken</b>", "body": "<script>alert(1)</script>", "customer": { "email": "c@example.com", "name": "Carla Diaz" }, "priority": "high" })).await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&token).await;
+    let csrf = b.csrf().await;
+
+    let (status, html, _) = b.get("/app/tickets?status=open").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("HD-1"));
+    assert!(html.contains(">CD<"), "avatar initials");
+    assert!(
+        html.contains("Export &lt;b&gt;broken&lt;/b&gt;"),
+        "text is escaped"
+    );
+    let (status, html, _) = b.get("/app/tickets?status=closed").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No tickets match"), "empty state");
+    let (status, _, _) = b.get("/app/tickets?status=bogus").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (status, html, _) = b.get("/app/tickets/HD-1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains("<script>alert(1)"));
+
+    // Two tabs open the same version; the second save is refused with a clear 409.
+    let first = b
+        .post(
+            "/app/tickets/HD-1/update",
+            &[
+                ("_csrf", &csrf),
+                ("version", "1"),
+                ("status", "new"),
+                ("priority", "urgent"),
+                ("assignee", ""),
+                ("department", ""),
+                ("category", ""),
+                ("tags", ""),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let second = b
+        .post(
+            "/app/tickets/HD-1/update",
+            &[
+                ("_csrf", &csrf),
+                ("version", "1"),
+                ("status", "new"),
+                ("priority", "low"),
+                ("assignee", ""),
+                ("department", ""),
+                ("category", ""),
+                ("tags", ""),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(second.status(), StatusCode::CONFLICT);
+    let body = second.text().await.unwrap_or_default();
+    assert!(body.contains("Someone else changed this ticket"));
+    assert!(body.contains("Reload the ticket"));
+
+    // Reply and note.
+    let r = b
+        .post(
+            "/app/tickets/HD-1/reply",
+            &[("_csrf", &csrf), ("body", "Looking now")],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = b
+        .post(
+            "/app/tickets/HD-1/reply",
+            &[
+                ("_csrf", &csrf),
+                ("body", "Customer is VIP"),
+                ("internal", "1"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html, _) = b.get("/app/tickets/HD-1").await;
+    assert!(html.contains("msg msg-note"));
+    assert!(html.contains("Internal note — only the team sees this"));
+
+    // Board: an illegal move (new → assigned without an assignee) is refused with a message.
+    let id = t["id"].as_str().expect("id");
+    let accept = [
+        ("accept", "application/json"),
+        ("x-csrf-token", csrf.as_str()),
+    ];
+    let r = b
+        .post(
+            &format!("/app/tickets/{id}/move"),
+            &[("status", "assigned")],
+            &accept,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(res["ok"], false);
+    assert!(res["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("needs an assignee"));
+    let r = b
+        .post(
+            &format!("/app/tickets/{id}/move"),
+            &[("status", "resolved")],
+            &accept,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = b
+        .post(
+            &format!("/app/tickets/{id}/move"),
+            &[("status", "new")],
+            &accept,
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "resolved → new is not a workflow move"
+    );
+    let r = b
+        .post(
+            &format!("/app/tickets/{id}/move"),
+            &[("status", "closed")],
+            &[("accept", "application/json")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "no CSRF token, no move");
+    let (status, html, _) = b.get("/app/board").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-status=\"resolved\""));
+}
+
+#[tokio::test]
+async fn bulk_from_the_list_reports_failures() {
+    let app = TestApp::spawn().await;
+    app.create_agent("ana@example.com", "agent").await;
+    let token = app.agent("ana@example.com");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            app.ticket_for(&token, "c@example.com", &format!("T{i}"))
+                .await["id"]
+                .as_str()
+                .expect("id")
+                .to_string(),
+        );
+    }
+    // Close one first: setting it in progress will fail.
+    app.patch(
+        &format!("/api/v1/tickets/{}", ids[0]),
+        &token,
+        json!({ "status": "closed" }),
+        None,
+    )
+    .await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&token).await;
+    let csrf = b.csrf().await;
+    let mut form: Vec<(&str, &str)> = vec![
+        ("_csrf", &csrf),
+        ("back", "status=all"),
+        ("action", "assign"),
+        ("assignee", "ana@example.com"),
+    ];
+    for id in &ids {
+        form.push(("ids", id));
+    }
+    let r = b.post("/app/tickets/bulk", &form, &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("2 updated"), "{html}");
+    assert!(html.contains("1 failed"));
+    assert!(html.contains("HD-1"), "names the failed ticket");
+}
+
+#[tokio::test]
+async fn static_assets_and_logout() {
+    let app = TestApp::spawn().await;
+    let mut b = Browser::new(&app);
+    for (path, ct) in [
+        ("/app/static/app.css", "text/css"),
+        ("/app/static/app.js", "text/javascript"),
+        ("/app/static/htmx.min.js", "text/javascript"),
+    ] {
+        let (status, body, headers) = b.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(ct)));
+        assert!(!body.is_empty());
+    }
+    b.sign_in(&app.agent("ana@example.com")).await;
+    let csrf = b.csrf().await;
+    let r = b.post("/app/logout", &[("_csrf", &csrf)], &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(set_cookie(&r, "hd_session").is_some_and(|c| c.contains("Max-Age=0")));
+}
