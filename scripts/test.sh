@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the Python tools it needs (moto, cfn-lint,
 # SAM CLI) into a venv, starts a moto server on a free loopback port for the DynamoDB
-# conformance tests, then runs fmt, clippy, every Rust test, and the template lint.
+# conformance tests, installs Debian's Chromium and the npm test packages for the browser tests,
+# then runs fmt, clippy, every Rust test, the browser tests and the template lint.
 #
 #   bash scripts/test.sh
 #
@@ -59,6 +60,18 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --locked --no-fail-fast
 fi
+
+step "browser tests (headless Chromium at phone and desktop sizes, axe-core)"
+if [[ ! -x /usr/bin/chromium ]]; then
+    # Debian's Chromium; CI runs as root. (A test tool's own browser download is not possible here.)
+    sudo_cmd=""
+    if [[ "$(id -u)" != 0 ]]; then sudo_cmd="sudo"; fi
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+cargo build -p helpdesk --locked
+HELPDESK_BIN="$CARGO_TARGET_DIR/debug/helpdesk" node --test --test-concurrency=1 tests/browser/console.test.mjs
 
 step "SAM template lint"
 bash scripts/check-template.sh

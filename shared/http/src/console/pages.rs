@@ -519,10 +519,10 @@ async fn list_page(
                                 label for="b-assignee" { "Assign to" }
                                 select #b-assignee name="assignee" { option value="" { "Unassigned" } @for (v, t) in view::agent_options(&agents) { option value=(v) { (t) } } }
                                 button type="submit" name="action" value="assign" { "Assign" }
-                                label for="b-status" { "Status" }
+                                label for="b-status" { "New status" }
                                 select #b-status name="status" { @for s in Status::ALL { option value=(s.as_str()) { (view::label(s.as_str())) } } }
                                 button type="submit" name="action" value="set_status" { "Set status" }
-                                label for="b-priority" { "Priority" }
+                                label for="b-priority" { "New priority" }
                                 select #b-priority name="priority" { @for pr in Priority::ALL.iter().rev() { option value=(pr.as_str()) { (view::label(pr.as_str())) } } }
                                 button type="submit" name="action" value="set_priority" { "Set priority" }
                                 button type="submit" name="action" value="close" { "Close" }
@@ -561,8 +561,8 @@ fn ticket_row(t: &Ticket) -> Markup {
             td data-label="Assignee" { @if let Some(a) = &t.assignee { (a.as_str()) } @else { span.muted { "Unassigned" } } }
             td data-label="Created" { (view::time(&t.created_at)) }
             td.rowactions {
-                a.button.small href={"/app/tickets/" (t.number)} aria-label={"Open " (t.number)} { "Open" }
-                button.small type="submit" name="quick" value={"assign_me:" (t.id)} aria-label={"Assign " (t.number) " to me"} { "Take" }
+                a.button.small href={"/app/tickets/" (t.number)} { "Open" span.sr-only { " " (t.number) } }
+                button.small type="submit" name="quick" value={"assign_me:" (t.id)} { "Take" span.sr-only { " " (t.number) " (assign to me)" } }
             }
         }
     }
