@@ -396,15 +396,15 @@ async fn directory(state: &AppState, actor: &Actor) -> (Vec<Agent>, Vec<Departme
 }
 
 fn list_query(params: &FormData, cursor: Option<&str>) -> String {
-    let mut parts: Vec<String> = params
+    let mut pairs: Vec<(&str, &str)> = params
         .iter()
         .filter(|(k, v)| k != "cursor" && !v.is_empty())
-        .map(|(k, v)| format!("{}={}", session::urlencode(k), session::urlencode(v)))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     if let Some(c) = cursor {
-        parts.push(format!("cursor={}", session::urlencode(c)));
+        pairs.push(("cursor", c));
     }
-    parts.join("&")
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
 pub async fn ticket_list(
@@ -578,12 +578,7 @@ pub async fn bulk(
         return r;
     }
     let back: FormData = field(&form, "back")
-        .map(|b| {
-            b.split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (decode(k), decode(v)))
-                .collect()
-        })
+        .and_then(|b| serde_urlencoded::from_str(b).ok())
         .unwrap_or_default();
     let (ids, action) = if let Some(quick) = field(&form, "quick") {
         let id = quick.strip_prefix("assign_me:").unwrap_or("").to_string();
@@ -690,32 +685,6 @@ async fn ticket_label(state: &AppState, id: &str) -> String {
         Ok(Some(t)) => t.number.to_string(),
         _ => id.to_string(),
     }
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() + 0 && i + 2 <= bytes.len() - 1 => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 // ---------- create ----------
