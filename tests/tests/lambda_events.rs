@@ -24,7 +24,7 @@ fn app() -> (axum::Router, tempfile::TempDir) {
         Arc::new(SystemClock),
         Arc::new(UlidGen::default()),
     );
-    (helpdesk_api::app(helpdesk), dir)
+    (helpdesk_api::app(helpdesk, None), dir)
 }
 
 async fn invoke(router: axum::Router, file: &str) -> (u16, serde_json::Value) {

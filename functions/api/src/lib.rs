@@ -5,13 +5,15 @@
 //! [`VerifiedClaims`] extension. Nothing above this crate sees a Lambda type.
 
 use axum::Router;
+use helpdesk_http::auth::ConsoleSso;
 use helpdesk_http::{AuthConfig, VerifiedClaims};
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
 
-/// The router with the claims bridge, ready for `lambda_http::run`.
-pub fn app(helpdesk: helpdesk_app::Helpdesk) -> Router {
-    helpdesk_http::router(helpdesk, AuthConfig::GatewayVerified)
+/// The router with the claims bridge, ready for `lambda_http::run`. `console` enables the
+/// console's sign-in through Cognito's hosted UI.
+pub fn app(helpdesk: helpdesk_app::Helpdesk, console: Option<ConsoleSso>) -> Router {
+    helpdesk_http::router(helpdesk, AuthConfig::GatewayVerified { console })
         .layer(axum::middleware::map_request(bridge_claims))
 }
 

@@ -1,5 +1,6 @@
 //! Lambda entry point: configuration from the environment, SDK clients built once, then serve.
 
+use helpdesk_adapters::aws::cognito::{CognitoConfig, CognitoIdentity};
 use helpdesk_adapters::aws::DynamoTable;
 use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
 use std::sync::Arc;
@@ -22,5 +23,33 @@ async fn main() -> Result<(), lambda_http::Error> {
         Arc::new(SystemClock),
         Arc::new(UlidGen::default()),
     );
-    lambda_http::run(helpdesk_api::app(helpdesk)).await
+    lambda_http::run(helpdesk_api::app(helpdesk, console_sso()?)).await
+}
+
+/// Console sign-in settings from the environment (set by template.yaml); all or nothing.
+fn console_sso() -> Result<Option<helpdesk_http::auth::ConsoleSso>, lambda_http::Error> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (Some(domain), Some(issuer), Some(client_id), Some(redirect_uri), Some(key)) = (
+        get("HELPDESK_COGNITO_DOMAIN"),
+        get("HELPDESK_COGNITO_ISSUER"),
+        get("HELPDESK_COGNITO_CLIENT_ID"),
+        get("HELPDESK_CONSOLE_CALLBACK_URL"),
+        get("HELPDESK_SESSION_KEY"),
+    ) else {
+        tracing::warn!("console sign-in is not configured; /app will say so");
+        return Ok(None);
+    };
+    if key.len() < 32 {
+        return Err("HELPDESK_SESSION_KEY must be at least 32 characters".into());
+    }
+    let provider = CognitoIdentity::new(CognitoConfig {
+        domain,
+        issuer,
+        client_id,
+    })?;
+    Ok(Some(helpdesk_http::auth::ConsoleSso {
+        provider: Arc::new(provider),
+        redirect_uri,
+        session_key: key.into_bytes(),
+    }))
 }

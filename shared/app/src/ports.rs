@@ -385,3 +385,28 @@ mod tests {
         assert!(validate_transaction(&[]).is_err());
     }
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// The token or code is not acceptable (bad signature, wrong audience, expired, reused).
+    #[error("rejected: {0}")]
+    Rejected(String),
+    #[error("identity provider unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// An OpenID Connect provider for the console's sign-in (Cognito's hosted UI in AWS).
+#[async_trait]
+pub trait IdentityProvider: Send + Sync {
+    /// Where to send the browser to sign in (authorization code flow with PKCE).
+    fn authorize_url(&self, state: &str, code_challenge: &str, redirect_uri: &str) -> String;
+    /// Exchanges an authorization code (with its PKCE verifier) for an ID token.
+    async fn exchange_code(
+        &self,
+        code: &str,
+        code_verifier: &str,
+        redirect_uri: &str,
+    ) -> Result<String, IdentityError>;
+    /// Verifies an ID token (signature, issuer, audience, expiry) and returns its claims.
+    async fn verify_id_token(&self, token: &str) -> Result<Map<String, Value>, IdentityError>;
+}

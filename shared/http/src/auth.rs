@@ -30,8 +30,18 @@ pub struct Claims {
 pub enum AuthConfig {
     /// Verify bearer tokens with this HMAC key (self-hosted).
     LocalJwt { key: Vec<u8> },
-    /// Identity comes only from [`VerifiedClaims`] put there by the Lambda adapter.
-    GatewayVerified,
+    /// API identity comes only from [`VerifiedClaims`] put there by the Lambda adapter; the
+    /// console signs in through the identity provider's hosted UI when `console` is set.
+    GatewayVerified { console: Option<ConsoleSso> },
+}
+
+/// Console sign-in through an OpenID Connect provider (Cognito hosted UI in AWS).
+pub struct ConsoleSso {
+    pub provider: std::sync::Arc<dyn helpdesk_app::ports::IdentityProvider>,
+    /// The registered callback, `https://…/app/auth/callback`.
+    pub redirect_uri: String,
+    /// HMAC key for CSRF tokens (a deployment secret).
+    pub session_key: Vec<u8>,
 }
 
 /// Claims an upstream authorizer has verified (API Gateway JWT authorizer → Cognito).
@@ -46,7 +56,7 @@ impl AuthConfig {
                 claims,
                 &EncodingKey::from_secret(key),
             ),
-            AuthConfig::GatewayVerified => {
+            AuthConfig::GatewayVerified { .. } => {
                 Err(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into())
             }
         }
@@ -174,7 +184,7 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match state.auth.as_ref() {
-            AuthConfig::GatewayVerified => {
+            AuthConfig::GatewayVerified { .. } => {
                 let claims = parts
                     .extensions
                     .get::<VerifiedClaims>()

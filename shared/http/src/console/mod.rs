@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
         .route("/app", get(pages::dashboard))
         .route("/app/login", get(pages::login_form).post(pages::login))
         .route("/app/logout", post(pages::logout))
+        .route("/app/auth/callback", get(pages::auth_callback))
         .route("/app/me/status", post(pages::set_my_status))
         .route(
             "/app/tickets",

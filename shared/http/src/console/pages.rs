@@ -143,14 +143,165 @@ fn login_page(next: &str, error: Option<&str>, login_csrf: &str) -> Markup {
     )
 }
 
-pub async fn login_form(Query(q): Query<NextParam>) -> Response {
-    let token = session::random_token();
+pub async fn login_form(State(state): State<AppState>, Query(q): Query<NextParam>) -> Response {
     let next = session::safe_next(q.next.as_deref());
-    let mut resp = render(StatusCode::OK, login_page(&next, None, &token));
-    if let Ok(v) = session::set_cookie(session::LOGIN_COOKIE, &token, 3600).parse() {
-        resp.headers_mut().append(header::SET_COOKIE, v);
+    match state.auth.as_ref() {
+        crate::auth::AuthConfig::LocalJwt { .. } => {
+            let token = session::random_token();
+            let mut resp = render(StatusCode::OK, login_page(&next, None, &token));
+            if let Ok(v) = session::set_cookie(session::LOGIN_COOKIE, &token, 3600).parse() {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        crate::auth::AuthConfig::GatewayVerified { console: Some(sso) } => {
+            // Hosted UI: authorization code + PKCE. The state and verifier wait in a cookie
+            // scoped to the callback; the provider never sees the verifier until the exchange.
+            let state_value = session::random_token();
+            let (verifier, challenge) = session::pkce_pair();
+            let url = sso
+                .provider
+                .authorize_url(&state_value, &challenge, &sso.redirect_uri);
+            let cookie_value = format!(
+                "{state_value}.{verifier}.{}",
+                session::urlencode(&next).replace('.', "%2E")
+            );
+            let mut resp = Redirect::to(&url).into_response();
+            if let Ok(v) = session::set_oauth_cookie(&cookie_value, 600).parse() {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        crate::auth::AuthConfig::GatewayVerified { console: None } => {
+            let p = Page {
+                title: "Sign in",
+                user: None,
+                csrf: "",
+                active: "",
+            };
+            render(
+                StatusCode::SERVICE_UNAVAILABLE,
+                view::error_page(&p, "Console sign-in is not configured", "Set the Cognito hosted-UI settings of this deployment (see docs/operations.md)."),
+            )
+        }
     }
-    resp
+}
+
+#[derive(serde::Deserialize)]
+pub struct CallbackParams {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// The identity provider's redirect back: check the state, exchange the code with the PKCE
+/// verifier, verify the ID token, and start a session for team members only.
+pub async fn auth_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackParams>,
+) -> Response {
+    let p = Page {
+        title: "Sign in",
+        user: None,
+        csrf: "",
+        active: "",
+    };
+    let fail = |status: StatusCode, text: &str| {
+        let mut resp = render(status, view::error_page(&p, "Sign-in failed", text));
+        if let Ok(v) = session::set_oauth_cookie("", 0).parse() {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+        resp
+    };
+    let crate::auth::AuthConfig::GatewayVerified { console: Some(sso) } = state.auth.as_ref()
+    else {
+        return fail(
+            StatusCode::NOT_FOUND,
+            "This installation signs in with a token.",
+        );
+    };
+    if let Some(e) = q.error {
+        return fail(
+            StatusCode::UNAUTHORIZED,
+            &format!("The identity provider said: {e}."),
+        );
+    }
+    let cookie = session::cookie(&headers, session::OAUTH_COOKIE).unwrap_or_default();
+    let mut parts = cookie.splitn(3, '.');
+    let (Some(expected_state), Some(verifier), Some(next)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "The sign-in took too long or started elsewhere. Try again.",
+        );
+    };
+    let (Some(code), Some(got_state)) = (q.code, q.state) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "The identity provider sent no code.",
+        );
+    };
+    if !session::same(expected_state, &got_state) {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "The sign-in state does not match. Try again.",
+        );
+    }
+    let token = match sso
+        .provider
+        .exchange_code(&code, verifier, &sso.redirect_uri)
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "console sign-in: code exchange failed");
+            return fail(
+                StatusCode::UNAUTHORIZED,
+                "The sign-in code was not accepted. Try again.",
+            );
+        }
+    };
+    match session::session_actor(&state.auth, &token).await {
+        Some(actor) if actor.is_staff() => {
+            let decoded: Option<String> =
+                serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("n={next}"))
+                    .ok()
+                    .and_then(|v| v.into_iter().next())
+                    .map(|(_, v)| v);
+            let next = session::safe_next(decoded.as_deref());
+            // A page, not a redirect: the session cookie is SameSite=Strict, and a redirect
+            // chain that began at the provider would not carry it to the first page.
+            let mut resp = render(
+                StatusCode::OK,
+                layout(
+                    &p,
+                    html! {
+                        meta http-equiv="refresh" content={"0;url=" (next)};
+                        section.login { h1 { "Signed in" } p { a href=(next) { "Continue to the console" } } }
+                    },
+                ),
+            );
+            for c in [
+                session::set_cookie(session::SESSION_COOKIE, &token, session::SESSION_SECONDS),
+                session::set_oauth_cookie("", 0),
+            ] {
+                if let Ok(v) = c.parse() {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            resp
+        }
+        Some(_) => fail(
+            StatusCode::FORBIDDEN,
+            "The console is for the support team (Cognito groups agent, supervisor or admin).",
+        ),
+        None => fail(
+            StatusCode::UNAUTHORIZED,
+            "The identity token could not be verified.",
+        ),
+    }
 }
 
 pub async fn login(

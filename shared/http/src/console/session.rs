@@ -30,6 +30,16 @@ pub fn set_cookie(name: &str, value: &str, max_age: i64) -> String {
     format!("{name}={value}; Path=/app; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}")
 }
 
+/// The sign-in state cookie must survive the top-level redirect back from the identity
+/// provider, so it is `Lax` (and scoped to the callback path, short-lived).
+pub const OAUTH_COOKIE: &str = "hd_oauth";
+
+pub fn set_oauth_cookie(value: &str, max_age: i64) -> String {
+    format!(
+        "{OAUTH_COOKIE}={value}; Path=/app/auth; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}"
+    )
+}
+
 fn mac(key: &[u8], purpose: &str, data: &str) -> Option<String> {
     let mut m = Hmac::<Sha256>::new_from_slice(key).ok()?;
     m.update(purpose.as_bytes());
@@ -43,13 +53,43 @@ fn mac(key: &[u8], purpose: &str, data: &str) -> Option<String> {
 pub fn csrf_for(auth: &AuthConfig, session: &str) -> String {
     match auth {
         AuthConfig::LocalJwt { key } => mac(key, "csrf", session).unwrap_or_default(),
-        AuthConfig::GatewayVerified => String::new(),
+        AuthConfig::GatewayVerified { console: Some(sso) } => {
+            mac(&sso.session_key, "csrf", session).unwrap_or_default()
+        }
+        AuthConfig::GatewayVerified { console: None } => String::new(),
     }
+}
+
+/// Verifies a console session: a local token, or the identity provider's ID token.
+pub async fn session_actor(auth: &AuthConfig, session: &str) -> Option<Actor> {
+    match auth {
+        AuthConfig::LocalJwt { .. } => auth.verify_token(session).ok(),
+        AuthConfig::GatewayVerified { console: Some(sso) } => {
+            let claims = sso.provider.verify_id_token(session).await.ok()?;
+            crate::auth::actor_from_cognito(&claims).ok()
+        }
+        AuthConfig::GatewayVerified { console: None } => None,
+    }
+}
+
+/// PKCE (RFC 7636): a random verifier and its S256 challenge.
+pub fn pkce_pair() -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let verifier = format!("{}{}", random_token(), random_token());
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
 }
 
 pub fn csrf_ok(auth: &AuthConfig, session: &str, presented: &str) -> bool {
     let expected = csrf_for(auth, session);
     !expected.is_empty() && constant_time_eq(expected.as_bytes(), presented.as_bytes())
+}
+
+/// Constant-time string comparison for secrets (state, CSRF).
+pub fn same(a: &str, b: &str) -> bool {
+    constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -101,7 +141,9 @@ impl FromRequestParts<AppState> for ConsoleUser {
             ToLogin(Redirect::to(&format!("/app/login?next={}", urlencode(next))).into_response())
         };
         let session = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(to_login)?;
-        let actor = state.auth.verify_token(&session).map_err(|_| to_login())?;
+        let actor = session_actor(&state.auth, &session)
+            .await
+            .ok_or_else(to_login)?;
         if !actor.is_staff() {
             return Err(to_login());
         }
