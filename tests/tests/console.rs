@@ -253,6 +253,20 @@ async fn list_detail_stale_edit_and_board_moves() {
     let (status, html, _) = b.get("/app/tickets/HD-1").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains("Service level"), "no policy, no SLA panel");
+    let policy = json!({ "calendar": { "time_zone": "UTC", "hours": { "monday": [{ "start": "00:00", "end": "24:00" }], "tuesday": [{ "start": "00:00", "end": "24:00" }], "wednesday": [{ "start": "00:00", "end": "24:00" }], "thursday": [{ "start": "00:00", "end": "24:00" }], "friday": [{ "start": "00:00", "end": "24:00" }], "saturday": [{ "start": "00:00", "end": "24:00" }], "sunday": [{ "start": "00:00", "end": "24:00" }] } }, "rules": [{ "priority": "high", "targets": { "first_response_minutes": 240 } }] });
+    assert_eq!(
+        app.put("/api/v1/sla/policy", &app.admin(), policy)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let (_, html, _) = b.get("/app/tickets/HD-1").await;
+    assert!(html.contains("Service level"));
+    assert!(
+        html.contains("badge sla-running"),
+        "the first-response countdown runs"
+    );
     assert!(!html.contains("<script>alert(1)"));
 
     // Two tabs open the same version; the second save is refused with a clear 409.

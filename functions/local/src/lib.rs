@@ -47,10 +47,42 @@ pub fn open_helpdesk(data_dir: &Path) -> anyhow::Result<(Helpdesk, AuthConfig, b
     Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start))
 }
 
+/// One SLA sweep at `now` against the data directory, alerts to its outbox.
+pub async fn sweep_once(
+    data_dir: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<helpdesk_app::sla::SweepReport> {
+    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    let sink = helpdesk_adapters::local::outbox::OutboxAlertSink::new(data_dir);
+    Ok(helpdesk.sweep_sla(now, &sink).await?)
+}
+
+/// The sweeper of the self-hosted server: once a minute, like the EventBridge schedule in AWS.
+/// A sweep that fails is logged and the next one catches up (the due index keeps everything
+/// not yet swept).
+fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
+    tokio::spawn(async move {
+        let sink = helpdesk_adapters::local::outbox::OutboxAlertSink::new(&data_dir);
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            match helpdesk.sweep_sla(chrono::Utc::now(), &sink).await {
+                Ok(r) if !r.alerts.is_empty() => {
+                    tracing::info!(alerts = r.alerts.len(), examined = r.examined, "SLA sweep")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "SLA sweep failed; the next one catches up"),
+            }
+        }
+    });
+}
+
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let (helpdesk, auth, first_start) = open_helpdesk(&config.data_dir)?;
         let listener = TcpListener::bind(config.listen).await?;
+        spawn_sweeper(helpdesk.clone(), config.data_dir.clone());
         Ok(Self {
             listener,
             router: helpdesk_http::router(helpdesk, auth),

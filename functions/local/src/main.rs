@@ -45,6 +45,15 @@ enum Command {
         #[arg(long, default_value_t = 12)]
         ttl_hours: i64,
     },
+    /// Run one SLA sweep at a given time (deterministic; for tests and catch-up). Prints one
+    /// JSON line per alert raised, then a summary line.
+    Sweep {
+        #[command(flatten)]
+        data: DataArg,
+        /// The sweep's notion of now, RFC 3339 (default: the current time).
+        #[arg(long)]
+        now: Option<String>,
+    },
     /// Benchmark: create tickets through the local HTTP API, then the same number of raw SQLite
     /// inserts, and print both rates. Uses a temporary data directory.
     Bench {
@@ -124,6 +133,26 @@ async fn main() -> anyhow::Result<()> {
             let token =
                 helpdesk::issue_token(&data.data, &role, email.as_deref(), ttl_hours * 3600)?;
             println!("{token}");
+        }
+        Command::Sweep { data, now } => {
+            let now = match now {
+                Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "--now must be an RFC 3339 time like 2026-01-01T09:00:00Z: {e}"
+                        )
+                    })?
+                    .with_timezone(&chrono::Utc),
+                None => chrono::Utc::now(),
+            };
+            let report = helpdesk::sweep_once(&data.data, now).await?;
+            for alert in &report.alerts {
+                println!("{}", serde_json::to_string(alert)?);
+            }
+            println!(
+                "{}",
+                serde_json::json!({ "summary": { "now": now, "examined": report.examined, "alerts": report.alerts.len(), "queries": report.queries } })
+            );
         }
         Command::Bench {
             tickets,

@@ -8,6 +8,7 @@ pub mod error;
 pub mod keys;
 pub mod listing;
 pub mod ports;
+pub mod sla;
 pub mod stats;
 pub mod tickets;
 

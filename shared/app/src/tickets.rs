@@ -103,6 +103,9 @@ pub struct TicketView {
     pub messages: Vec<Message>,
     /// Empty for customers: history is internal.
     pub audit: Vec<AuditEvent>,
+    /// The SLA clocks now (staff only; absent without an SLA policy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sla: Option<helpdesk_domain::sla::SlaClock>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -545,6 +548,7 @@ impl Helpdesk {
             },
         ];
         ops.extend(crate::stats::ticket_deltas(None, &ticket));
+        ops.push(self.sla_write(None, &ticket, None, now).await?);
         let idem_position = idem.as_ref().map(|key| {
             ops.push(WriteOp::Put {
                 item: keys::pointer_item(key.clone(), &id).expiring_at(now.timestamp() + 24 * 3600),
@@ -675,10 +679,16 @@ impl Helpdesk {
             }
         }
         messages.sort_by_key(|m: &Message| (m.created_at, m.id));
+        let sla = if actor.sees_internal() {
+            self.ticket_sla(&ticket, self.clock.now()).await?
+        } else {
+            None
+        };
         Ok(TicketView {
             ticket,
             messages,
             audit,
+            sla,
         })
     }
 
@@ -690,8 +700,13 @@ impl Helpdesk {
         ticket: &mut Ticket,
         mut extra: Vec<WriteOp>,
         guards: Vec<(WriteOp, &'static str)>,
+        message: Option<MessageKind>,
     ) -> Result<(), AppError> {
         let read_version = before.version;
+        extra.push(
+            self.sla_write(Some(before), ticket, message, self.clock.now())
+                .await?,
+        );
         ticket.version = read_version + 1;
         let mut ops = vec![WriteOp::Put {
             item: keys::ticket_item(ticket)?,
@@ -785,7 +800,7 @@ impl Helpdesk {
             condition: Condition::NotExists,
         }];
         ops.extend(extra);
-        self.commit(ticket, &mut next, ops, guards).await?;
+        self.commit(ticket, &mut next, ops, guards, None).await?;
         *ticket = next;
         Ok(changes)
     }
@@ -871,7 +886,8 @@ impl Helpdesk {
                 condition: Condition::NotExists,
             },
         ];
-        self.commit(&ticket, &mut next, ops, Vec::new()).await?;
+        self.commit(&ticket, &mut next, ops, Vec::new(), Some(kind))
+            .await?;
         ticket = next;
         Ok((message, ticket))
     }
@@ -1085,6 +1101,7 @@ impl Helpdesk {
         );
         // Only the source changes status or priority, so only its counters move.
         let mut ops = crate::stats::ticket_deltas(Some(&source), &src);
+        ops.push(self.sla_write(Some(&source), &src, None, now).await?);
         ops.extend([
             WriteOp::Put {
                 item: keys::ticket_item(&src)?,

@@ -17,6 +17,8 @@ use crate::routes;
         routes::openapi_json,
         routes::me,
         routes::dashboard,
+        routes::sla::get_policy,
+        routes::sla::put_policy,
         routes::tickets::create,
         routes::tickets::list,
         routes::tickets::get_one,
@@ -49,6 +51,7 @@ use crate::routes;
         (name = "agents", description = "The support team"),
         (name = "departments"),
         (name = "customers"),
+        (name = "sla", description = "Service levels: policy, clocks, alerts"),
         (name = "system")
     )
 )]

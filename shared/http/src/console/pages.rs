@@ -1024,6 +1024,23 @@ async fn detail_page(
                             p { span class={"badge tier-" (t.customer.tier.as_str())} { (view::label(t.customer.tier.as_str())) " tier" }
                                 @if t.customer.business_owner { " " span.badge.owner { "Business owner" } } }
                         }
+                        @if let Some(sla) = &view_data.sla {
+                            section.sla aria-labelledby="sla-h" {
+                                h2 #sla-h { "Service level" }
+                                ul {
+                                    @for c in sla.clocks() {
+                                        li {
+                                            (view::label(c.kind.as_str())) ": "
+                                            span class={"badge sla-" (c.state.as_str())} { (view::label(c.state.as_str())) }
+                                            @if c.state == helpdesk_domain::sla::ClockState::Running {
+                                                " " (view::duration(c.remaining.num_seconds().max(0) as f64)) " left"
+                                                @if let Some(at) = c.target_at { " (due " (view::time_until(&at)) ")" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                         form.stack method="post" action={(base) "/update"} {
                             h2 { "Properties" }
                             (csrf_field(&user.csrf))

@@ -112,6 +112,15 @@ pub fn relative(t: &Timestamp) -> String {
     }
 }
 
+/// A future instant as a time element ("in 2h 5m"); past ones read like `time`.
+pub fn time_until(t: &Timestamp) -> Markup {
+    let secs = (*t - Utc::now()).num_seconds();
+    if secs <= 0 {
+        return time(t);
+    }
+    html! { time datetime=(t.to_rfc3339()) title=(t.format("%Y-%m-%d %H:%M UTC").to_string()) { "in " (duration(secs as f64)) } }
+}
+
 pub fn time(t: &Timestamp) -> Markup {
     html! { time datetime=(t.to_rfc3339()) title=(t.format("%Y-%m-%d %H:%M UTC").to_string()) { (relative(t)) } }
 }

@@ -1,4 +1,5 @@
 pub(crate) mod directory;
+pub(crate) mod sla;
 pub(crate) mod tickets;
 
 use crate::auth::Caller;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(directory::delete_customer),
         )
         .route("/stats/dashboard", get(dashboard))
+        .route("/sla/policy", get(sla::get_policy).put(sla::put_policy))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found);
     Router::new()
