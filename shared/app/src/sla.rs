@@ -149,12 +149,8 @@ fn state_item(state: &SlaState, version: u64) -> Result<Item, AppError> {
 
 impl Helpdesk {
     pub(crate) async fn load_sla_policy(&self) -> Result<Option<SlaPolicy>, AppError> {
-        let item = self
-            .table
-            .get(&policy_key())
+        self.load_entity(&policy_key(), "reading the SLA policy")
             .await
-            .map_err(AppError::storage("reading the SLA policy"))?;
-        item.as_ref().map(from_item::<SlaPolicy>).transpose()
     }
 
     /// The write that keeps a ticket's SLA state in step with a change, for the change's own

@@ -258,11 +258,21 @@ impl Helpdesk {
     }
 
     pub(crate) async fn load_ticket(&self, id: &TicketId) -> Result<Option<Ticket>, AppError> {
+        self.load_entity(&keys::ticket_key(id), "reading a ticket")
+            .await
+    }
+
+    /// Reads one stored entity by key.
+    pub(crate) async fn load_entity<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &crate::ports::Key,
+        context: &'static str,
+    ) -> Result<Option<T>, AppError> {
         let item = self
             .table
-            .get(&keys::ticket_key(id))
+            .get(key)
             .await
-            .map_err(AppError::storage("reading a ticket"))?;
+            .map_err(AppError::storage(context))?;
         item.as_ref().map(from_item).transpose()
     }
 
@@ -283,36 +293,24 @@ impl Helpdesk {
     }
 
     pub(crate) async fn load_agent(&self, email: &EmailAddress) -> Result<Option<Agent>, AppError> {
-        let item = self
-            .table
-            .get(&keys::agent_key(email))
+        self.load_entity(&keys::agent_key(email), "reading an agent")
             .await
-            .map_err(AppError::storage("reading an agent"))?;
-        item.as_ref().map(from_item).transpose()
     }
 
     pub(crate) async fn load_department(
         &self,
         id: &DepartmentId,
     ) -> Result<Option<Department>, AppError> {
-        let item = self
-            .table
-            .get(&keys::department_key(id))
+        self.load_entity(&keys::department_key(id), "reading a department")
             .await
-            .map_err(AppError::storage("reading a department"))?;
-        item.as_ref().map(from_item).transpose()
     }
 
     pub(crate) async fn load_customer(
         &self,
         email: &EmailAddress,
     ) -> Result<Option<Customer>, AppError> {
-        let item = self
-            .table
-            .get(&keys::customer_key(email))
+        self.load_entity(&keys::customer_key(email), "reading a customer")
             .await
-            .map_err(AppError::storage("reading a customer"))?;
-        item.as_ref().map(from_item).transpose()
     }
 
     /// Checks that a referenced agent and department exist; returns guard operations that make

@@ -26,6 +26,18 @@ fn field<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// An optional form field parsed into a domain type; a bad value is a validation error naming it.
+fn parsed<T>(
+    form: &FormData,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, helpdesk_domain::ParseError>,
+) -> Result<Option<T>, AppError> {
+    non_empty(form, name)
+        .map(parse)
+        .transpose()
+        .map_err(|e| AppError::validation(name, e.message))
+}
+
 fn non_empty<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
     field(form, name).map(str::trim).filter(|v| !v.is_empty())
 }
@@ -911,14 +923,8 @@ pub async fn create_ticket(
         Ok(NewTicket {
             subject: field(&form, "subject").unwrap_or("").to_string(),
             body: field(&form, "body").unwrap_or("").to_string(),
-            channel: non_empty(&form, "channel")
-                .map(Channel::parse)
-                .transpose()
-                .map_err(|e| AppError::validation("channel", e.message))?,
-            priority: non_empty(&form, "priority")
-                .map(Priority::parse)
-                .transpose()
-                .map_err(|e| AppError::validation("priority", e.message))?,
+            channel: parsed(&form, "channel", Channel::parse)?,
+            priority: parsed(&form, "priority", Priority::parse)?,
             category: None,
             customer: Some(CustomerRef {
                 email,
@@ -926,14 +932,8 @@ pub async fn create_ticket(
                 platform_user_id: None,
                 locale: None,
             }),
-            department: non_empty(&form, "department")
-                .map(DepartmentId::parse)
-                .transpose()
-                .map_err(|e| AppError::validation("department", e.message))?,
-            assignee: non_empty(&form, "assignee")
-                .map(EmailAddress::parse)
-                .transpose()
-                .map_err(|e| AppError::validation("assignee", e.message))?,
+            department: parsed(&form, "department", DepartmentId::parse)?,
+            assignee: parsed(&form, "assignee", EmailAddress::parse)?,
             tags: Vec::new(),
         })
     })();
@@ -1160,14 +1160,8 @@ pub async fn update_ticket(
     }
     let input = (|| -> Result<UpdateTicket, AppError> {
         Ok(UpdateTicket {
-            status: non_empty(&form, "status")
-                .map(Status::parse)
-                .transpose()
-                .map_err(|e| AppError::validation("status", e.message))?,
-            priority: non_empty(&form, "priority")
-                .map(Priority::parse)
-                .transpose()
-                .map_err(|e| AppError::validation("priority", e.message))?,
+            status: parsed(&form, "status", Status::parse)?,
+            priority: parsed(&form, "priority", Priority::parse)?,
             category: field(&form, "category")
                 .map(|c| Some(c.trim().to_string()).filter(|c| !c.is_empty())),
             assignee: field(&form, "assignee")
@@ -1256,14 +1250,8 @@ pub async fn transfer(
     }
     let input = (|| -> Result<Transfer, AppError> {
         Ok(Transfer {
-            to_agent: non_empty(&form, "to_agent")
-                .map(EmailAddress::parse)
-                .transpose()
-                .map_err(|e| AppError::validation("to_agent", e.message))?,
-            to_department: non_empty(&form, "to_department")
-                .map(DepartmentId::parse)
-                .transpose()
-                .map_err(|e| AppError::validation("to_department", e.message))?,
+            to_agent: parsed(&form, "to_agent", EmailAddress::parse)?,
+            to_department: parsed(&form, "to_department", DepartmentId::parse)?,
             note: non_empty(&form, "note").map(str::to_string),
             version: None,
         })
