@@ -31,10 +31,7 @@ impl Reply {
 impl TestApp {
     pub async fn spawn() -> TestApp {
         let data = tempfile::tempdir().expect("tempdir");
-        let config = helpdesk::Config {
-            data_dir: data.path().to_path_buf(),
-            listen: ([127, 0, 0, 1], 0).into(),
-        };
+        let config = helpdesk::Config::new(data.path().to_path_buf(), ([127, 0, 0, 1], 0).into());
         let app = helpdesk::Application::build(&config)
             .await
             .expect("build app");

@@ -1217,3 +1217,23 @@ async fn dashboard_counts_follow_ticket_changes() {
         "days"
     );
 }
+
+#[tokio::test]
+async fn quarantine_is_for_admins() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/api/v1/quarantine", &app.admin()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["items"], json!([]));
+    assert_eq!(
+        app.get("/api/v1/quarantine", &app.agent("a@example.com"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("/api/v1/quarantine?limit=0", &app.admin())
+            .await
+            .body["field"],
+        "limit"
+    );
+}

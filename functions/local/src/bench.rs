@@ -8,10 +8,7 @@ use std::time::Instant;
 pub async fn run(tickets: usize, concurrency: usize) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("helpdesk-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let config = crate::Config {
-        data_dir: dir.join("api"),
-        listen: ([127, 0, 0, 1], 0).into(),
-    };
+    let config = crate::Config::new(dir.join("api"), ([127, 0, 0, 1], 0).into());
     let app = crate::Application::build(&config).await?;
     let addr = app.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

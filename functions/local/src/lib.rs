@@ -15,10 +15,29 @@ pub mod bench;
 pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    /// Where to accept SMTP; off when `None`.
+    pub smtp: Option<SocketAddr>,
+    /// The support address's domain (signed Message-IDs, reply addresses, accepted recipients).
+    pub mail_domain: String,
 }
+
+impl Config {
+    /// HTTP on `listen`, no SMTP, the default mail domain.
+    pub fn new(data_dir: PathBuf, listen: SocketAddr) -> Self {
+        Self {
+            data_dir,
+            listen,
+            smtp: None,
+            mail_domain: DEFAULT_MAIL_DOMAIN.into(),
+        }
+    }
+}
+
+pub const DEFAULT_MAIL_DOMAIN: &str = "helpdesk.localhost";
 
 pub struct Application {
     listener: TcpListener,
+    smtp_addr: Option<SocketAddr>,
     router: axum::Router,
     pub first_start: bool,
     pub data_dir: PathBuf,
@@ -83,8 +102,24 @@ impl Application {
         let (helpdesk, auth, first_start) = open_helpdesk(&config.data_dir)?;
         let listener = TcpListener::bind(config.listen).await?;
         spawn_sweeper(helpdesk.clone(), config.data_dir.clone());
+        let smtp_addr = match config.smtp {
+            Some(addr) => {
+                let smtp = std::net::TcpListener::bind(addr)?;
+                let bound = smtp.local_addr()?;
+                let inbound = inbound_config(&config.data_dir, &config.mail_domain)?;
+                helpdesk_adapters::local::smtp::spawn(
+                    smtp,
+                    helpdesk.clone(),
+                    &config.data_dir,
+                    inbound,
+                )?;
+                Some(bound)
+            }
+            None => None,
+        };
         Ok(Self {
             listener,
+            smtp_addr,
             router: helpdesk_http::router(helpdesk, auth),
             first_start,
             data_dir: config.data_dir.clone(),
@@ -93,6 +128,11 @@ impl Application {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The SMTP listener's address, when one was asked for.
+    pub fn smtp_addr(&self) -> Option<SocketAddr> {
+        self.smtp_addr
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
@@ -104,6 +144,72 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// Inbound mail settings: the threading key lives in the data directory.
+pub fn inbound_config(
+    data_dir: &Path,
+    mail_domain: &str,
+) -> anyhow::Result<helpdesk_app::inbound::InboundConfig> {
+    let secret = keyfile::load_or_create_secret(&data_dir.join("keys").join("thread.key"))?;
+    Ok(helpdesk_app::inbound::InboundConfig {
+        signer: helpdesk_mail::ThreadSigner::new(&secret, mail_domain),
+        limits: helpdesk_mail::Limits::default(),
+    })
+}
+
+/// `helpdesk ingest-email`: files, directories (their files, sorted) and `-` (stdin). Prints
+/// one JSON line per message; returns false if any input could not be read or stored.
+pub async fn ingest_paths(
+    data_dir: &Path,
+    mail_domain: &str,
+    paths: &[PathBuf],
+) -> anyhow::Result<bool> {
+    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    let cfg = inbound_config(data_dir, mail_domain)?;
+    let blobs = helpdesk_adapters::local::blobs::FileBlobStore::new(data_dir);
+    let mut inputs: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            entries.sort();
+            inputs.extend(entries);
+        } else {
+            inputs.push(p.clone());
+        }
+    }
+    let mut all_ok = true;
+    for input in inputs {
+        let name = input.display().to_string();
+        let bytes = if name == "-" {
+            use std::io::Read;
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf).map(|_| buf)
+        } else {
+            std::fs::read(&input)
+        };
+        let line = match bytes {
+            Err(e) => {
+                all_ok = false;
+                serde_json::json!({ "file": name, "outcome": "error", "reason": format!("cannot read: {e}") })
+            }
+            Ok(bytes) => match helpdesk.ingest_email(&bytes, &blobs, &cfg).await {
+                Ok(o) => {
+                    serde_json::json!({ "file": name, "outcome": o.outcome, "ticket": o.ticket, "reason": o.reason, "raw": o.raw })
+                }
+                Err(e) => {
+                    all_ok = false;
+                    serde_json::json!({ "file": name, "outcome": "error", "reason": e.to_string() })
+                }
+            },
+        };
+        println!("{line}");
+    }
+    Ok(all_ok)
 }
 
 /// Issues a local token signed with the data directory's key.

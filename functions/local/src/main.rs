@@ -27,6 +27,13 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "HELPDESK_LISTEN", default_value = "127.0.0.1:3000")]
         listen: SocketAddr,
+        /// Also accept e-mail over SMTP on this address (e.g. 127.0.0.1:2525).
+        #[arg(long, env = "HELPDESK_SMTP")]
+        smtp: Option<SocketAddr>,
+        /// The support address's domain: signed Message-IDs and reply addresses use it, and SMTP
+        /// accepts only recipients in it.
+        #[arg(long, env = "HELPDESK_MAIL_DOMAIN", default_value = helpdesk::DEFAULT_MAIL_DOMAIN)]
+        mail_domain: String,
     },
     /// Print a bearer token signed with this data directory's key.
     Token {
@@ -44,6 +51,22 @@ enum Command {
         /// Lifetime in hours.
         #[arg(long, default_value_t = 12)]
         ttl_hours: i64,
+    },
+    /// Ingest e-mail messages (RFC 5322 files, directories of them, or `-` for stdin). Prints
+    /// one JSON line per message: {"file","outcome":"created|appended|ignored|rejected","ticket","reason"}.
+    /// Exits non-zero only when an input cannot be read or stored.
+    IngestEmail {
+        #[command(flatten)]
+        data: DataArg,
+        /// The domain of the support address (for signed Message-IDs and reply addresses).
+        #[arg(
+            long,
+            env = "HELPDESK_MAIL_DOMAIN",
+            default_value = "helpdesk.localhost"
+        )]
+        mail_domain: String,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
     /// Run one SLA sweep at a given time (deterministic; for tests and catch-up). Prints one
     /// JSON line per alert raised, then a summary line.
@@ -76,22 +99,26 @@ fn init_tracing() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve {
-        data: DataArg {
-            data: std::env::var("HELPDESK_DATA")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| PathBuf::from("./helpdesk-data")),
-        },
-        listen: std::env::var("HELPDESK_LISTEN")
-            .ok()
-            .and_then(|l| l.parse().ok())
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
-    }) {
-        Command::Serve { data, listen } => {
+    // No subcommand means `serve`, with the same defaults and environment as spelled out.
+    let command = match cli.command {
+        Some(c) => c,
+        None => Cli::parse_from(["helpdesk", "serve"])
+            .command
+            .ok_or_else(|| anyhow::anyhow!("no command"))?,
+    };
+    match command {
+        Command::Serve {
+            data,
+            listen,
+            smtp,
+            mail_domain,
+        } => {
             init_tracing();
             let app = helpdesk::Application::build(&helpdesk::Config {
                 data_dir: data.data.clone(),
                 listen,
+                smtp,
+                mail_domain: mail_domain.clone(),
             })
             .await?;
             let addr = app.local_addr()?;
@@ -102,6 +129,9 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "  API:     http://{addr}/api/v1   OpenAPI: http://{addr}/api/v1/openapi.json"
             );
+            if let Some(smtp) = app.smtp_addr() {
+                println!("  SMTP:    {smtp} (recipients @{mail_domain})");
+            }
             if app.first_start {
                 println!(
                     "  First start: created a new database and signing key in {}.",
@@ -133,6 +163,15 @@ async fn main() -> anyhow::Result<()> {
             let token =
                 helpdesk::issue_token(&data.data, &role, email.as_deref(), ttl_hours * 3600)?;
             println!("{token}");
+        }
+        Command::IngestEmail {
+            data,
+            mail_domain,
+            paths,
+        } => {
+            if !helpdesk::ingest_paths(&data.data, &mail_domain, &paths).await? {
+                std::process::exit(1);
+            }
         }
         Command::Sweep { data, now } => {
             let now = match now {

@@ -5,7 +5,8 @@ use crate::ports::{Condition, Item, Query, TableError};
 use crate::{AppError, Helpdesk};
 use helpdesk_domain::people::{parse_locale, parse_name};
 use helpdesk_domain::{
-    Actor, Agent, AgentStatus, Customer, Department, DepartmentId, EmailAddress, Role, Tier,
+    Actor, Agent, AgentStatus, Customer, Department, DepartmentId, EmailAddress, PhoneNumber, Role,
+    Tier,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -26,6 +27,15 @@ pub struct AgentInput {
     pub capacity: u32,
     #[serde(default = "default_status")]
     pub status: AgentStatus,
+    /// Mobile number in E.164 form (`+447700900123`; spaces and dashes are dropped), for SLA
+    /// pages by SMS.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "+447700900123")]
+    pub phone: Option<PhoneNumber>,
+    /// Supervisors and admins on call (with a phone) are paged by SMS for breaches and for
+    /// warnings on urgent or business-owner tickets.
+    #[serde(default)]
+    pub on_call: bool,
     /// For updates: the version read (or `If-Match`).
     #[serde(default)]
     pub version: Option<u64>,
@@ -279,6 +289,18 @@ impl Helpdesk {
             }
             other => other.into(),
         })?;
+        if input.on_call && input.phone.is_none() {
+            return Err(AppError::validation(
+                "phone",
+                "an agent on call needs a phone number for SMS pages",
+            ));
+        }
+        if input.on_call && input.role == Role::Agent {
+            return Err(AppError::validation(
+                "on_call",
+                "only supervisors and admins go on call",
+            ));
+        }
         Ok(Agent {
             email: input.email,
             name,
@@ -288,6 +310,8 @@ impl Helpdesk {
             languages,
             capacity: input.capacity,
             status: input.status,
+            phone: input.phone,
+            on_call: input.on_call,
             created_at,
             updated_at: self.clock.now(),
             version: 0,

@@ -3,8 +3,10 @@
 //! Nothing here knows about DynamoDB, SQLite or HTTP: adapters implement the ports in
 //! [`ports`], and the HTTP layer calls the functions of [`Helpdesk`].
 
+pub mod alerts;
 pub mod directory;
 pub mod error;
+pub mod inbound;
 pub mod keys;
 pub mod listing;
 pub mod ports;
@@ -28,6 +30,11 @@ pub struct Helpdesk {
 impl Helpdesk {
     pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
         Self { table, clock, ids }
+    }
+
+    /// The application's clock (fixed in tests and `--now` runs).
+    pub fn now(&self) -> helpdesk_domain::Timestamp {
+        self.clock.now()
     }
 
     /// The storage port, for adapters' health checks and tools (benchmarks, imports).

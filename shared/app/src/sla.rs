@@ -55,8 +55,9 @@ pub struct SlaState {
     pub next_due: Option<Timestamp>,
 }
 
-/// One warning or breach, raised once per clock (cycle) and threshold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// One warning or breach, raised once per clock (cycle) and threshold. Its JSON is what the
+/// local outbox stores and what the AWS sweeper publishes to SNS (read back by `sms-alerts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SlaAlert {
     pub ticket_id: TicketId,
     pub number: TicketNumber,

@@ -208,6 +208,21 @@ pub struct BulkResult {
 
 pub const BULK_MAX: usize = 100;
 
+/// Extra facts about a message from a channel adapter (inbound e-mail), and writes that must
+/// commit with it (the Message-ID index item that makes redelivery a no-op).
+#[derive(Debug, Clone, Default)]
+pub struct MessageMeta {
+    pub author: Option<helpdesk_domain::ActorRef>,
+    pub author_name: Option<String>,
+    /// Sanitised HTML only.
+    pub body_html: Option<String>,
+    pub email_message_id: Option<String>,
+    pub thread_reason: Option<String>,
+    pub extra: Vec<WriteOp>,
+    /// A new ticket's id chosen in advance, so `extra` can point at it.
+    pub ticket_id: Option<TicketId>,
+}
+
 impl Helpdesk {
     fn audit(
         &self,
@@ -357,6 +372,19 @@ impl Helpdesk {
         input: NewTicket,
         idempotency_key: Option<&str>,
     ) -> Result<(Ticket, bool), AppError> {
+        self.create_ticket_with(actor, input, idempotency_key, MessageMeta::default())
+            .await
+    }
+
+    /// `create_ticket` for channel adapters: the first message carries `meta`, and
+    /// `meta.extra` commits in the same transaction (a failed condition there is a conflict).
+    pub async fn create_ticket_with(
+        &self,
+        actor: &Actor,
+        input: NewTicket,
+        idempotency_key: Option<&str>,
+        meta: MessageMeta,
+    ) -> Result<(Ticket, bool), AppError> {
         let subject = parse_subject(&input.subject).map_err(AppError::from)?;
         let body = parse_body(&input.body).map_err(AppError::from)?;
         let (channel, customer_ref, staff_fields) = match actor {
@@ -477,7 +505,9 @@ impl Helpdesk {
             .map_err(AppError::storage("allocating a ticket number"))?;
         let number = TicketNumber::new(u64::try_from(number).unwrap_or(0))
             .map_err(|e| AppError::internal("allocating a ticket number", e))?;
-        let id = TicketId::from_ulid(self.ids.ulid());
+        let id = meta
+            .ticket_id
+            .unwrap_or_else(|| TicketId::from_ulid(self.ids.ulid()));
         let ticket = Ticket {
             id,
             number,
@@ -517,13 +547,15 @@ impl Helpdesk {
             id: MessageId::from_ulid(self.ids.ulid()),
             ticket_id: id,
             kind,
-            author: actor.reference(),
-            author_name: customer.name.clone(),
+            author: meta.author.clone().unwrap_or_else(|| actor.reference()),
+            author_name: meta.author_name.clone().or_else(|| customer.name.clone()),
             channel,
             body_text: body,
-            body_html: None,
+            body_html: meta.body_html.clone(),
             attachments: Vec::new(),
             merged_from: None,
+            email_message_id: meta.email_message_id.clone(),
+            thread_reason: meta.thread_reason.clone(),
             created_at: now,
         };
         let created = self.audit(id, actor, "created", Vec::new(), None, now);
@@ -547,6 +579,9 @@ impl Helpdesk {
         ];
         ops.extend(crate::stats::ticket_deltas(None, &ticket));
         ops.push(self.sla_write(None, &ticket, None, now).await?);
+        let extra_from = ops.len();
+        ops.extend(meta.extra);
+        let extra_to = ops.len();
         let idem_position = idem.as_ref().map(|key| {
             ops.push(WriteOp::Put {
                 item: keys::pointer_item(key.clone(), &id).expiring_at(now.timestamp() + 24 * 3600),
@@ -558,6 +593,12 @@ impl Helpdesk {
         match self.table.transact(ops).await {
             Ok(()) => Ok((ticket, true)),
             Err(TableError::TransactionCancelled { failed }) => {
+                if failed.iter().any(|p| (extra_from..extra_to).contains(p)) {
+                    return Err(AppError::Conflict {
+                        detail: "already recorded (duplicate delivery)".into(),
+                        current_version: None,
+                    });
+                }
                 if let (Some(pos), Some(key)) = (idem_position, &idem) {
                     if failed.contains(&pos) {
                         if let Some(existing) = self.idempotent_replay(key).await? {
@@ -809,6 +850,18 @@ impl Helpdesk {
         reference: &str,
         input: NewMessage,
     ) -> Result<(Message, Ticket), AppError> {
+        self.add_message_with(actor, reference, input, MessageMeta::default())
+            .await
+    }
+
+    /// `add_message` for channel adapters (see `create_ticket_with`).
+    pub async fn add_message_with(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        input: NewMessage,
+        meta: MessageMeta,
+    ) -> Result<(Message, Ticket), AppError> {
         let mut ticket = self.readable_ticket(actor, reference).await?;
         check_expected(&ticket, input.version)?;
         let kind = input.kind.unwrap_or(if actor.is_staff() {
@@ -859,13 +912,15 @@ impl Helpdesk {
             id: MessageId::from_ulid(self.ids.ulid()),
             ticket_id: ticket.id,
             kind,
-            author: actor.reference(),
-            author_name,
+            author: meta.author.clone().unwrap_or_else(|| actor.reference()),
+            author_name: meta.author_name.clone().or(author_name),
             channel: ticket.channel,
             body_text: body,
-            body_html: None,
+            body_html: meta.body_html.clone(),
             attachments: Vec::new(),
             merged_from: None,
+            email_message_id: meta.email_message_id.clone(),
+            thread_reason: meta.thread_reason.clone(),
             created_at: now,
         };
         let action = match kind {
@@ -874,7 +929,7 @@ impl Helpdesk {
             MessageKind::CustomerMessage => "customer_replied",
         };
         let event = self.audit(ticket.id, actor, action, changes, None, now);
-        let ops = vec![
+        let mut ops = vec![
             WriteOp::Put {
                 item: keys::message_item(&ticket.id, &message)?,
                 condition: Condition::NotExists,
@@ -884,6 +939,7 @@ impl Helpdesk {
                 condition: Condition::NotExists,
             },
         ];
+        ops.extend(meta.extra);
         self.commit(&ticket, &mut next, ops, Vec::new(), Some(kind))
             .await?;
         ticket = next;
@@ -984,6 +1040,8 @@ impl Helpdesk {
                 body_html: None,
                 attachments: Vec::new(),
                 merged_from: None,
+                email_message_id: None,
+                thread_reason: None,
                 created_at: now,
             };
             extra.push(WriteOp::Put {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod message;
 pub mod people;
+pub mod phone;
 pub mod policy;
 pub mod sla;
 pub mod ticket;
@@ -19,6 +20,7 @@ pub use error::{DomainError, ParseError};
 pub use ids::{AuditId, DepartmentId, MessageId, TicketId, TicketNumber};
 pub use message::{AttachmentMeta, Message, MessageKind};
 pub use people::{Agent, AgentStatus, Customer, Department, Role, Tier};
+pub use phone::PhoneNumber;
 pub use policy::Actor;
 pub use ticket::{Channel, Priority, Status, Ticket, TicketPatch};
 

@@ -41,6 +41,13 @@ pub struct Message {
     /// Set when this message was moved here from a merged ticket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_from: Option<TicketId>,
+    /// The e-mail's Message-ID, for messages that arrived or left by e-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_message_id: Option<String>,
+    /// Why an inbound e-mail was put on this ticket (or started it): shown to agents, who can
+    /// correct a wrong threading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_reason: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -1,5 +1,5 @@
 use crate::ticket::string_enum;
-use crate::{DepartmentId, EmailAddress, ParseError};
+use crate::{DepartmentId, EmailAddress, ParseError, PhoneNumber};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -64,9 +64,24 @@ pub struct Agent {
     /// Maximum open tickets this agent should carry.
     pub capacity: u32,
     pub status: AgentStatus,
+    /// Mobile number for SLA pages (E.164), if the agent gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<PhoneNumber>,
+    /// Supervisors and admins on call get SMS pages for breaches and urgent or business-owner
+    /// tickets (when they have a phone).
+    #[serde(default)]
+    pub on_call: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub version: u64,
+}
+
+impl Agent {
+    /// Whether SLA pages go to this agent's phone: a supervisor or admin, on call, with a phone.
+    pub fn paged_phone(&self) -> Option<&PhoneNumber> {
+        let lead = matches!(self.role, Role::Supervisor | Role::Admin);
+        self.phone.as_ref().filter(|_| lead && self.on_call)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -130,6 +145,52 @@ mod tests {
         assert_eq!(parse_locale("EN").expect("ok"), "en");
         assert!(parse_locale("english!").is_err());
         assert!(parse_locale("").is_err());
+    }
+
+    #[test]
+    fn only_leads_on_call_with_a_phone_are_paged() {
+        let now = chrono::Utc::now();
+        let phone = PhoneNumber::parse("+447700900123").expect("phone");
+        let agent = |role, on_call, phone: Option<PhoneNumber>| Agent {
+            email: EmailAddress::parse("a@example.com").expect("e"),
+            name: "A".into(),
+            role,
+            departments: BTreeSet::new(),
+            skills: BTreeSet::new(),
+            languages: BTreeSet::new(),
+            capacity: 1,
+            status: AgentStatus::Available,
+            phone,
+            on_call,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        assert_eq!(
+            agent(Role::Supervisor, true, Some(phone.clone())).paged_phone(),
+            Some(&phone)
+        );
+        assert!(agent(Role::Admin, true, Some(phone.clone()))
+            .paged_phone()
+            .is_some());
+        assert!(agent(Role::Agent, true, Some(phone.clone()))
+            .paged_phone()
+            .is_none());
+        assert!(agent(Role::Supervisor, false, Some(phone))
+            .paged_phone()
+            .is_none());
+        assert!(agent(Role::Supervisor, true, None).paged_phone().is_none());
+    }
+
+    #[test]
+    fn agents_stored_before_phones_read_back() {
+        let json = serde_json::json!({
+            "email": "s@example.com", "name": "S", "role": "supervisor", "capacity": 5,
+            "status": "offline", "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z", "version": 3
+        });
+        let a: Agent = serde_json::from_value(json).expect("old agent");
+        assert_eq!((a.phone, a.on_call), (None, false));
     }
 
     #[test]

@@ -77,7 +77,8 @@ impl Actor {
         match (self, kind) {
             (Actor::Staff { .. }, MessageKind::PublicReply | MessageKind::InternalNote) => true,
             (Actor::Customer { .. }, MessageKind::CustomerMessage) => self.can_read_ticket(ticket),
-            (Actor::Platform { .. }, MessageKind::CustomerMessage) => true,
+            // The platform and channel adapters (inbound e-mail) post the customer's words.
+            (Actor::Platform { .. } | Actor::System { .. }, MessageKind::CustomerMessage) => true,
             _ => false,
         }
     }

@@ -19,6 +19,7 @@ use crate::routes;
         routes::dashboard,
         routes::sla::get_policy,
         routes::sla::put_policy,
+        routes::inbound::list,
         routes::tickets::create,
         routes::tickets::list,
         routes::tickets::get_one,
@@ -52,6 +53,7 @@ use crate::routes;
         (name = "departments"),
         (name = "customers"),
         (name = "sla", description = "Service levels: policy, clocks, alerts"),
+        (name = "email", description = "Inbound e-mail: quarantine"),
         (name = "system")
     )
 )]

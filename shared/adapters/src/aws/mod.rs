@@ -2,5 +2,7 @@
 
 pub mod cognito;
 pub mod dynamodb;
+pub mod sns;
 
 pub use dynamodb::DynamoTable;
+pub use sns::{SnsAlertSink, SnsSms};

@@ -1,4 +1,5 @@
 pub(crate) mod directory;
+pub(crate) mod inbound;
 pub(crate) mod sla;
 pub(crate) mod tickets;
 
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/stats/dashboard", get(dashboard))
         .route("/sla/policy", get(sla::get_policy).put(sla::put_policy))
+        .route("/quarantine", get(inbound::list))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found);
     Router::new()

@@ -1,0 +1,36 @@
+//! Lambda entry point: configuration from the environment, SDK clients built once, then run.
+
+use helpdesk_adapters::aws::{DynamoTable, SnsAlertSink};
+use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
+use lambda_runtime::{service_fn, LambdaEvent};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .without_time() // CloudWatch stamps every line
+        .init();
+    let table_name = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
+    let topic_arn = std::env::var("ALERTS_TOPIC_ARN").map_err(|_| "ALERTS_TOPIC_ARN is not set")?;
+    // One config load (no network: credentials come from the Lambda environment) for both clients.
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table_name);
+    let sink = SnsAlertSink::new(helpdesk_adapters::aws::sns::client_from(&config), topic_arn);
+    let helpdesk = Helpdesk::new(
+        Arc::new(table),
+        Arc::new(SystemClock),
+        Arc::new(UlidGen::default()),
+    );
+    let sink = Arc::new(sink);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let (helpdesk, sink) = (helpdesk.clone(), sink.clone());
+        async move { helpdesk_sla_sweeper::handle(&helpdesk, sink.as_ref(), event).await }
+    }))
+    .await
+}

@@ -1,0 +1,497 @@
+//! Inbound e-mail: store the raw message first, then parse, thread (explainably) and create or
+//! append — never drop, never thread silently. Redelivery of the same message is a no-op.
+//!
+//! Threading, in order; the reason is stored on the message:
+//! 1. our own signed Message-ID in In-Reply-To / References;
+//! 2. a signed plus-address (`support+{ticket}.{mac}@…`) among the recipients;
+//! 3. In-Reply-To / References matching a stored Message-ID;
+//! 4. a subject token `[#HD-1042]`, accepted only from the ticket's customer;
+//!
+//! otherwise a new ticket. A reply to a closed ticket opens a follow-up ticket.
+//!
+//! | item | pk | sk | index |
+//! |---|---|---|---|
+//! | Message-ID → ticket (threading and idempotency) | `MID#{sha256(id)}` | `MID` | — |
+//! | quarantined message | `QUAR#{sha256(raw)}` | `Q` | gsi1 `QUARANTINE` / `{received}#{hash}` |
+//! | bounce of a customer address | `CU#{email}` | `#BOUNCE` | — |
+
+use crate::keys::{self, from_item, to_doc};
+use crate::ports::{Condition, Index, Item, Key, Query, WriteOp};
+use crate::tickets::{CustomerRef, MessageMeta, NewMessage, NewTicket};
+use crate::{AppError, Helpdesk};
+use async_trait::async_trait;
+use helpdesk_domain::{
+    Actor, ActorRef, Channel, EmailAddress, MessageKind, Status, Ticket, TicketId, TicketNumber,
+};
+use helpdesk_mail::{AutoKind, InboundEmail, Limits, ParsedEmail, ThreadSigner};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+#[error("blob store: {0}")]
+pub struct BlobError(pub String);
+
+/// Where raw messages and attachments live: the data directory locally, S3 in AWS.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), BlobError>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError>;
+}
+
+pub struct InboundConfig {
+    pub signer: ThreadSigner,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Appended,
+    Ignored,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IngestOutcome {
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<TicketNumber>,
+    pub reason: String,
+    /// Where the raw message is kept.
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Quarantined {
+    pub id: String,
+    pub raw: String,
+    pub reason: String,
+    pub size: usize,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn mid_key(message_id: &str) -> Key {
+    let normalised = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_ascii_lowercase();
+    Key::new(format!("MID#{}", sha256_hex(normalised.as_bytes())), "MID")
+}
+
+pub fn raw_blob_key(hash: &str) -> String {
+    format!("raw/{}/{hash}.eml", &hash[..2.min(hash.len())])
+}
+
+fn quarantine_key(hash: &str) -> Key {
+    Key::new(format!("QUAR#{hash}"), "Q")
+}
+
+const QUARANTINE_PARTITION: &str = "QUARANTINE";
+
+fn system() -> Actor {
+    Actor::System {
+        job: "inbound-email".into(),
+    }
+}
+
+enum Thread {
+    Ticket(Box<Ticket>, String),
+    New(String),
+}
+
+impl Helpdesk {
+    /// Ingests one raw message. Errors only when the raw message cannot be stored (or storage is
+    /// down); everything else is an outcome with a reason.
+    pub async fn ingest_email(
+        &self,
+        raw: &[u8],
+        blobs: &dyn BlobStore,
+        cfg: &InboundConfig,
+    ) -> Result<IngestOutcome, AppError> {
+        let hash = sha256_hex(raw);
+        let raw_key = raw_blob_key(&hash);
+        // Keep the raw message before anything can go wrong with it.
+        blobs
+            .put(&raw_key, raw)
+            .await
+            .map_err(|e| AppError::internal("storing a raw message", e))?;
+        let outcome = |outcome, ticket: Option<TicketNumber>, reason: String| IngestOutcome {
+            outcome,
+            ticket,
+            reason,
+            raw: raw_key.clone(),
+        };
+        let mail = match helpdesk_mail::parse(raw, &cfg.limits) {
+            ParsedEmail::Parsed(m) => *m,
+            ParsedEmail::Rejected { reason } => {
+                let reason = reason.to_string();
+                self.quarantine(&hash, &raw_key, &reason, raw.len()).await?;
+                return Ok(outcome(
+                    Outcome::Rejected,
+                    None,
+                    format!("quarantined: {reason}"),
+                ));
+            }
+        };
+        let mid = mid_key(&mail.message_id);
+        if let Some(existing) = self
+            .table
+            .get(&mid)
+            .await
+            .map_err(AppError::storage("looking up a Message-ID"))?
+        {
+            let number = self.pointer_ticket(&existing).await?.map(|t| t.number);
+            return Ok(outcome(
+                Outcome::Ignored,
+                number,
+                "duplicate delivery: this Message-ID is already recorded".into(),
+            ));
+        }
+        let Ok(from) = EmailAddress::parse(&mail.from.address) else {
+            let reason = format!("unusable sender address {:?}", mail.from.address);
+            self.quarantine(&hash, &raw_key, &reason, raw.len()).await?;
+            return Ok(outcome(
+                Outcome::Rejected,
+                None,
+                format!("quarantined: {reason}"),
+            ));
+        };
+        if let AutoKind::Bounce { recipient, status } = &mail.auto {
+            let who = recipient
+                .as_deref()
+                .and_then(|r| EmailAddress::parse(r).ok());
+            if let Some(who) = &who {
+                let doc =
+                    serde_json::json!({ "status": status, "at": self.clock.now(), "raw": raw_key });
+                self.table
+                    .put(
+                        Item::new(Key::new(keys::customer_key(who).pk, "#BOUNCE"), 1, doc),
+                        Condition::None,
+                    )
+                    .await
+                    .map_err(AppError::storage("recording a bounce"))?;
+            }
+            self.table
+                .put(
+                    Item::new(mid, 1, serde_json::json!({ "bounce": true })),
+                    Condition::None,
+                )
+                .await
+                .map_err(AppError::storage("recording a Message-ID"))?;
+            let about = who
+                .map(|w| w.to_string())
+                .unwrap_or_else(|| "an unknown recipient".into());
+            return Ok(outcome(
+                Outcome::Ignored,
+                None,
+                format!("delivery failure report: {about} marked as bouncing"),
+            ));
+        }
+        let thread = self.find_thread(&mail, &from, &cfg.signer).await?;
+        let automatic = mail.auto.is_automatic();
+        let meta = |reason: String| MessageMeta {
+            author: Some(ActorRef {
+                kind: "customer".into(),
+                id: from.to_string(),
+            }),
+            author_name: mail.from.name.clone(),
+            body_html: mail.html.clone(),
+            email_message_id: Some(mail.message_id.clone()),
+            thread_reason: Some(reason),
+            extra: Vec::new(),
+            ticket_id: None,
+        };
+        let body = if mail.text.trim().is_empty() {
+            "(no text in this message)".to_string()
+        } else {
+            mail.text.clone()
+        };
+        match thread {
+            Thread::Ticket(ticket, reason) if ticket.status != Status::Closed => {
+                let mut m = meta(reason.clone());
+                // The pointer item names the ticket the message landed on.
+                m.extra = vec![WriteOp::Put {
+                    item: keys::pointer_item(mid.clone(), &ticket.id),
+                    condition: Condition::NotExists,
+                }];
+                match self
+                    .add_message_with(
+                        &system(),
+                        &ticket.id.to_string(),
+                        NewMessage {
+                            kind: Some(MessageKind::CustomerMessage),
+                            body,
+                            version: None,
+                        },
+                        m,
+                    )
+                    .await
+                {
+                    Ok((_, t)) => Ok(outcome(Outcome::Appended, Some(t.number), reason)),
+                    Err(AppError::Conflict { .. }) => Ok(outcome(
+                        Outcome::Ignored,
+                        Some(ticket.number),
+                        "delivered concurrently; recorded once".into(),
+                    )),
+                    Err(e) => Err(e),
+                }
+            }
+            Thread::Ticket(closed, _) if automatic => Ok(outcome(
+                Outcome::Ignored,
+                Some(closed.number),
+                "automatic message to a closed ticket".into(),
+            )),
+            Thread::New(_) if automatic => {
+                self.table
+                    .put(
+                        Item::new(mid, 1, serde_json::json!({ "automatic": true })),
+                        Condition::None,
+                    )
+                    .await
+                    .map_err(AppError::storage("recording a Message-ID"))?;
+                Ok(outcome(
+                    Outcome::Ignored,
+                    None,
+                    "automatic reply or list mail does not open tickets".into(),
+                ))
+            }
+            other => {
+                let (reason, tags) = match other {
+                    Thread::Ticket(closed, _) => (
+                        format!("reply to closed {}; opened as a follow-up", closed.number),
+                        vec!["follow-up".to_string()],
+                    ),
+                    Thread::New(reason) => (reason, Vec::new()),
+                };
+                let subject = if mail.subject.trim().is_empty() {
+                    "(no subject)".to_string()
+                } else {
+                    mail.subject.clone()
+                };
+                let input = NewTicket {
+                    subject,
+                    body,
+                    channel: Some(Channel::Email),
+                    priority: None,
+                    category: None,
+                    customer: Some(CustomerRef {
+                        email: from.clone(),
+                        name: mail.from.name.clone().filter(|n| !n.trim().is_empty()),
+                        platform_user_id: None,
+                        locale: None,
+                    }),
+                    department: None,
+                    assignee: None,
+                    tags,
+                };
+                let id = TicketId::from_ulid(self.ids.ulid());
+                let mut m = meta(reason.clone());
+                m.ticket_id = Some(id);
+                m.extra = vec![WriteOp::Put {
+                    item: keys::pointer_item(mid.clone(), &id),
+                    condition: Condition::NotExists,
+                }];
+                match self.create_ticket_with(&system(), input, None, m).await {
+                    Ok((t, _)) => Ok(outcome(Outcome::Created, Some(t.number), reason)),
+                    Err(AppError::Conflict { .. }) => Ok(outcome(
+                        Outcome::Ignored,
+                        None,
+                        "delivered concurrently; recorded once".into(),
+                    )),
+                    Err(AppError::Validation { field, message }) => {
+                        let reason = format!("{field}: {message}");
+                        self.quarantine(&hash, &raw_key, &reason, raw.len()).await?;
+                        Ok(outcome(
+                            Outcome::Rejected,
+                            None,
+                            format!("quarantined: {reason}"),
+                        ))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    async fn pointer_ticket(&self, item: &Item) -> Result<Option<Ticket>, AppError> {
+        match keys::pointer_target(item) {
+            Some(id) => self.load_ticket(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn find_thread(
+        &self,
+        mail: &InboundEmail,
+        from: &EmailAddress,
+        signer: &ThreadSigner,
+    ) -> Result<Thread, AppError> {
+        // Most recent first: In-Reply-To, then References from the end.
+        let ids: Vec<&String> = mail
+            .in_reply_to
+            .iter()
+            .chain(mail.references.iter().rev())
+            .collect();
+        for id in &ids {
+            if let Some(t) = signer.verify_message_id(id) {
+                if let Some(ticket) = self.ticket_from_token(&t).await? {
+                    return Ok(Thread::Ticket(
+                        Box::new(ticket),
+                        format!("our signed Message-ID <{id}> in In-Reply-To/References"),
+                    ));
+                }
+            }
+        }
+        for rcpt in mail.to.iter().chain(mail.cc.iter()) {
+            if let Some(t) = signer.verify_reply_address(&rcpt.address) {
+                if let Some(ticket) = self.ticket_from_token(&t).await? {
+                    return Ok(Thread::Ticket(
+                        Box::new(ticket),
+                        format!("signed reply address {}", rcpt.address),
+                    ));
+                }
+            }
+        }
+        for id in &ids {
+            if let Some(item) = self
+                .table
+                .get(&mid_key(id))
+                .await
+                .map_err(AppError::storage("looking up a Message-ID"))?
+            {
+                if let Some(ticket) = self.pointer_ticket(&item).await? {
+                    return Ok(Thread::Ticket(
+                        Box::new(ticket),
+                        format!("In-Reply-To/References <{id}> matches a message on this ticket"),
+                    ));
+                }
+            }
+        }
+        if let Some(token) = helpdesk_mail::subject_token(&mail.subject) {
+            if let Some(ticket) = self.resolve_ticket_ref(&token).await.ok().flatten() {
+                if ticket.customer.email == *from {
+                    return Ok(Thread::Ticket(
+                        Box::new(ticket),
+                        format!("subject token [#{token}] from the ticket's customer"),
+                    ));
+                }
+                return Ok(Thread::New(format!("new ticket: subject token [#{token}] ignored because {from} is not that ticket's customer")));
+            }
+        }
+        Ok(Thread::New(
+            "new ticket: no thread reference matched".into(),
+        ))
+    }
+
+    /// The ticket a signed token names: an id or a number.
+    async fn ticket_from_token(&self, token: &str) -> Result<Option<Ticket>, AppError> {
+        Ok(self.resolve_ticket_ref(token).await.ok().flatten())
+    }
+
+    async fn quarantine(
+        &self,
+        hash: &str,
+        raw_key: &str,
+        reason: &str,
+        size: usize,
+    ) -> Result<(), AppError> {
+        let now = self.clock.now();
+        let q = Quarantined {
+            id: hash.to_string(),
+            raw: raw_key.to_string(),
+            reason: reason.to_string(),
+            size,
+            received_at: now,
+        };
+        let item = Item::new(quarantine_key(hash), 1, to_doc(&q)?).with_index(
+            Index::Gsi1,
+            QUARANTINE_PARTITION,
+            format!("{}#{hash}", keys::time_key(&now)),
+        );
+        match self.table.put(item, Condition::NotExists).await {
+            Ok(()) | Err(crate::ports::TableError::ConditionFailed) => Ok(()),
+            Err(e) => Err(AppError::storage("quarantining a message")(e)),
+        }
+    }
+
+    /// Messages that could not be ingested, newest first (admins).
+    pub async fn list_quarantine(
+        &self,
+        actor: &Actor,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<crate::directory::DirectoryPage<Quarantined>, AppError> {
+        if !actor.can_manage_directory() {
+            return Err(AppError::Forbidden("only admins see quarantined mail"));
+        }
+        let page = self
+            .table
+            .query(
+                &Query::partition(Some(Index::Gsi1), QUARANTINE_PARTITION)
+                    .forward(false)
+                    .limit(limit.clamp(1, 200))
+                    .cursor(cursor),
+            )
+            .await
+            .map_err(AppError::storage("listing quarantined mail"))?;
+        let items = page
+            .items
+            .iter()
+            .map(from_item)
+            .collect::<Result<Vec<Quarantined>, _>>()?;
+        Ok(crate::directory::DirectoryPage {
+            items,
+            next_cursor: page.cursor,
+        })
+    }
+
+    /// Runs a quarantined message through ingestion again (after a fix, or with new limits);
+    /// it leaves the quarantine unless it is rejected again.
+    pub async fn reprocess_quarantined(
+        &self,
+        actor: &Actor,
+        id: &str,
+        blobs: &dyn BlobStore,
+        cfg: &InboundConfig,
+    ) -> Result<IngestOutcome, AppError> {
+        if !actor.can_manage_directory() {
+            return Err(AppError::Forbidden(
+                "only admins reprocess quarantined mail",
+            ));
+        }
+        if id.len() != 64 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(AppError::validation("id", "is not a quarantine id"));
+        }
+        let item = self
+            .table
+            .get(&quarantine_key(id))
+            .await
+            .map_err(AppError::storage("reading quarantine"))?
+            .ok_or(AppError::NotFound {
+                what: "quarantined message",
+            })?;
+        let q: Quarantined = from_item(&item)?;
+        let raw = blobs
+            .get(&q.raw)
+            .await
+            .map_err(|e| AppError::internal("reading a raw message", e))?
+            .ok_or(AppError::NotFound {
+                what: "raw message",
+            })?;
+        // Leave the quarantine first, so a second rejection records itself afresh.
+        self.table
+            .delete(&quarantine_key(id), Condition::Exists)
+            .await
+            .map_err(AppError::storage("leaving quarantine"))?;
+        self.ingest_email(&raw, blobs, cfg).await
+    }
+}
