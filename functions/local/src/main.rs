@@ -77,6 +77,22 @@ enum Command {
         #[arg(long)]
         now: Option<String>,
     },
+    /// Benchmark: N open tickets with SLA clocks, then a sweep with all of them due and a
+    /// steady-state sweep (time and index queries per sweep). Temporary data directory.
+    BenchSweep {
+        #[arg(long, default_value_t = 100_000)]
+        tickets: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// Benchmark: ingest N e-mail messages (the mail crate's fixtures, each with a fresh
+    /// Message-ID) beside mail-parser's raw parse rate on the same bytes.
+    BenchIngest {
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
+        #[arg(long, default_value = "shared/mail/tests/fixtures")]
+        fixtures: PathBuf,
+    },
     /// Benchmark: create tickets through the local HTTP API, then the same number of raw SQLite
     /// inserts, and print both rates. Uses a temporary data directory.
     Bench {
@@ -192,6 +208,15 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 serde_json::json!({ "summary": { "now": now, "examined": report.examined, "alerts": report.alerts.len(), "queries": report.queries } })
             );
+        }
+        Command::BenchSweep {
+            tickets,
+            concurrency,
+        } => {
+            helpdesk::bench::sweep(tickets, concurrency.max(1)).await?;
+        }
+        Command::BenchIngest { messages, fixtures } => {
+            helpdesk::bench::ingest(messages.max(1), &fixtures).await?;
         }
         Command::Bench {
             tickets,
