@@ -179,6 +179,7 @@ async fn warnings_and_breaches_fire_once_and_paused_clocks_never_breach() {
         NewMessage {
             kind: Some(MessageKind::PublicReply),
             body: "Fixed?".into(),
+            template: None,
             version: None,
         },
     )

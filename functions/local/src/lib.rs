@@ -76,9 +76,40 @@ pub async fn sweep_once(
     Ok(helpdesk.sweep_sla(now, &sink).await?)
 }
 
-/// The sweeper of the self-hosted server: once a minute, like the EventBridge schedule in AWS.
-/// A sweep that fails is logged and the next one catches up (the due index keeps everything
-/// not yet swept).
+/// Outbound mail of the self-hosted binary: `Support <support@{mail_domain}>`, signed with the
+/// same threading key inbound mail verifies (`DATA/keys/thread.key`), written to
+/// `DATA/outbox/email/`.
+pub fn mail_settings(
+    data_dir: &Path,
+    mail_domain: &str,
+) -> anyhow::Result<helpdesk_app::outbound::MailSettings> {
+    let inbound = inbound_config(data_dir, mail_domain)?;
+    let from = format!("support@{}", inbound.signer.domain());
+    Ok(helpdesk_app::outbound::MailSettings {
+        signer: inbound.signer,
+        from: helpdesk_mail::Mailbox::new(from, Some("Support")),
+        sender: Arc::new(helpdesk_adapters::local::outbox::OutboxMailSender::new(
+            data_dir,
+        )),
+    })
+}
+
+/// One delivery sweep of queued outbound mail at `now`, into the data directory's outbox.
+pub async fn deliver_mail_once(
+    data_dir: &Path,
+    mail_domain: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<helpdesk_app::outbound::MailSweepReport> {
+    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    let helpdesk = helpdesk.with_mail(mail_settings(data_dir, mail_domain)?);
+    let sender = helpdesk_adapters::local::outbox::OutboxMailSender::new(data_dir);
+    Ok(helpdesk.deliver_pending_mail(now, &sender).await?)
+}
+
+/// The sweeper of the self-hosted server: once a minute, like the EventBridge schedule in AWS,
+/// it raises SLA alerts and delivers queued mail (retries, and sends a crash interrupted).
+/// A sweep that fails is logged and the next one catches up (the due index and the mail queue
+/// keep everything not yet done).
 fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
     tokio::spawn(async move {
         let sink = helpdesk_adapters::local::outbox::OutboxAlertSink::new(&data_dir);
@@ -93,6 +124,24 @@ fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "SLA sweep failed; the next one catches up"),
             }
+            if let Some(mail) = helpdesk.mail_settings() {
+                match helpdesk
+                    .deliver_pending_mail(chrono::Utc::now(), mail.sender.as_ref())
+                    .await
+                {
+                    Ok(r) if r.examined > 0 => tracing::info!(
+                        sent = r.sent,
+                        retrying = r.retrying,
+                        failed = r.failed,
+                        errors = r.errors,
+                        "mail delivery sweep"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "mail delivery sweep failed; the next one catches up")
+                    }
+                }
+            }
         }
     });
 }
@@ -100,6 +149,7 @@ fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let (helpdesk, auth, first_start) = open_helpdesk(&config.data_dir)?;
+        let helpdesk = helpdesk.with_mail(mail_settings(&config.data_dir, &config.mail_domain)?);
         let listener = TcpListener::bind(config.listen).await?;
         spawn_sweeper(helpdesk.clone(), config.data_dir.clone());
         let smtp_addr = match config.smtp {
@@ -166,6 +216,8 @@ pub async fn ingest_paths(
     paths: &[PathBuf],
 ) -> anyhow::Result<bool> {
     let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    // New tickets are acknowledged (into the outbox) as they are under `serve`.
+    let helpdesk = helpdesk.with_mail(mail_settings(data_dir, mail_domain)?);
     let cfg = inbound_config(data_dir, mail_domain)?;
     let blobs = helpdesk_adapters::local::blobs::FileBlobStore::new(data_dir);
     let mut inputs: Vec<PathBuf> = Vec::new();

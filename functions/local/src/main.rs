@@ -77,6 +77,18 @@ enum Command {
         #[arg(long)]
         now: Option<String>,
     },
+    /// Deliver queued outbound e-mail that is due (new, to be retried, or interrupted) into
+    /// `DATA/outbox/email/`. Prints a JSON summary. `serve` does this once a minute.
+    DeliverMail {
+        #[command(flatten)]
+        data: DataArg,
+        /// The support address's domain (as for `serve`).
+        #[arg(long, env = "HELPDESK_MAIL_DOMAIN", default_value = helpdesk::DEFAULT_MAIL_DOMAIN)]
+        mail_domain: String,
+        /// The sweep's notion of now, RFC 3339 (default: the current time).
+        #[arg(long)]
+        now: Option<String>,
+    },
     /// Benchmark: N open tickets with SLA clocks, then a sweep with all of them due and a
     /// steady-state sweep (time and index queries per sweep). Temporary data directory.
     BenchSweep {
@@ -207,6 +219,27 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "{}",
                 serde_json::json!({ "summary": { "now": now, "examined": report.examined, "alerts": report.alerts.len(), "queries": report.queries } })
+            );
+        }
+        Command::DeliverMail {
+            data,
+            mail_domain,
+            now,
+        } => {
+            let now = match now {
+                Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "--now must be an RFC 3339 time like 2026-01-01T09:00:00Z: {e}"
+                        )
+                    })?
+                    .with_timezone(&chrono::Utc),
+                None => chrono::Utc::now(),
+            };
+            let report = helpdesk::deliver_mail_once(&data.data, &mail_domain, now).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "summary": { "now": now, "examined": report.examined, "sent": report.sent, "retrying": report.retrying, "failed": report.failed, "skipped": report.skipped, "errors": report.errors, "queries": report.queries } })
             );
         }
         Command::BenchSweep {

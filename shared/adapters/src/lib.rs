@@ -1,8 +1,8 @@
 //! Adapters: the ports of `helpdesk-app` implemented on real infrastructure.
 //!
-//! - `local`: SQLite (one file, WAL) and key files in the data directory, for the self-hosted
-//!   binary.
-//! - `aws`: DynamoDB (and later SES, SQS, SNS, S3, OpenSearch) for the Lambda functions.
+//! - `local`: SQLite (one file, WAL), key files and the outbox (alerts, e-mail) in the data
+//!   directory, for the self-hosted binary.
+//! - `aws`: DynamoDB, SNS and SESv2 (and later SQS, S3, OpenSearch) for the Lambda functions.
 //!
 //! Both storage engines implement the same `Table` port with the same key design; the
 //! conformance suite in `tests/` holds them to the same behaviour.

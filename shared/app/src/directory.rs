@@ -86,7 +86,7 @@ pub struct DirectoryPage<T> {
 }
 
 /// Which directory a generic operation works on.
-trait Entry: Serialize + DeserializeOwned {
+pub(crate) trait Entry: Serialize + DeserializeOwned {
     const WHAT: &'static str;
     const PARTITION: &'static str;
     fn item(&self) -> Result<Item, AppError>;
@@ -126,7 +126,7 @@ impl Entry for Customer {
     }
 }
 
-fn require(ok: bool, why: &'static str) -> Result<(), AppError> {
+pub(crate) fn require(ok: bool, why: &'static str) -> Result<(), AppError> {
     if ok {
         Ok(())
     } else {
@@ -135,7 +135,7 @@ fn require(ok: bool, why: &'static str) -> Result<(), AppError> {
 }
 
 impl Helpdesk {
-    async fn list_entries<T: Entry>(
+    pub(crate) async fn list_entries<T: Entry>(
         &self,
         limit: usize,
         cursor: Option<String>,
@@ -161,7 +161,7 @@ impl Helpdesk {
     }
 
     /// Creates (`expected` = None) or replaces (`expected` = the version read) an entry.
-    async fn save_entry<T: Entry>(
+    pub(crate) async fn save_entry<T: Entry>(
         &self,
         mut entry: T,
         previous: Option<&T>,
@@ -203,7 +203,7 @@ impl Helpdesk {
         }
     }
 
-    async fn delete_entry(
+    pub(crate) async fn delete_entry(
         &self,
         key: crate::ports::Key,
         what: &'static str,

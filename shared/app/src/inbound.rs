@@ -78,7 +78,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn mid_key(message_id: &str) -> Key {
+pub(crate) fn mid_key(message_id: &str) -> Key {
     let normalised = message_id
         .trim()
         .trim_start_matches('<')
@@ -209,6 +209,7 @@ impl Helpdesk {
             thread_reason: Some(reason),
             extra: Vec::new(),
             ticket_id: None,
+            acknowledge: false,
         };
         let body = if mail.text.trim().is_empty() {
             "(no text in this message)".to_string()
@@ -230,6 +231,7 @@ impl Helpdesk {
                         NewMessage {
                             kind: Some(MessageKind::CustomerMessage),
                             body,
+                            template: None,
                             version: None,
                         },
                         m,
@@ -296,6 +298,8 @@ impl Helpdesk {
                 let id = TicketId::from_ulid(self.ids.ulid());
                 let mut m = meta(reason.clone());
                 m.ticket_id = Some(id);
+                // A person wrote to us (automatic mail never gets here): acknowledge it.
+                m.acknowledge = !automatic;
                 m.extra = vec![WriteOp::Put {
                     item: keys::pointer_item(mid.clone(), &id),
                     condition: Condition::NotExists,

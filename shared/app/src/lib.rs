@@ -9,9 +9,11 @@ pub mod error;
 pub mod inbound;
 pub mod keys;
 pub mod listing;
+pub mod outbound;
 pub mod ports;
 pub mod sla;
 pub mod stats;
+pub mod templates;
 pub mod tickets;
 
 pub use error::AppError;
@@ -25,11 +27,18 @@ pub struct Helpdesk {
     pub(crate) table: Arc<dyn Table>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Arc<dyn IdGen>,
+    /// Outbound e-mail; off (`None`) until [`Helpdesk::with_mail`].
+    pub(crate) mail: Option<Arc<outbound::MailSettings>>,
 }
 
 impl Helpdesk {
     pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
-        Self { table, clock, ids }
+        Self {
+            table,
+            clock,
+            ids,
+            mail: None,
+        }
     }
 
     /// The application's clock (fixed in tests and `--now` runs).

@@ -29,7 +29,7 @@ fn state_key(id: &TicketId) -> Key {
     Key::new(keys::ticket_pk(id), "SLA")
 }
 
-fn shard_of(id: &TicketId) -> u32 {
+pub(crate) fn shard_of(id: &TicketId) -> u32 {
     // FNV-1a: stable across processes and versions, unlike the std hasher.
     id.to_string().bytes().fold(0x811c_9dc5u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)

@@ -92,7 +92,13 @@ pub struct NewMessage {
     /// `customer_message` (the default for them).
     #[serde(default)]
     pub kind: Option<MessageKind>,
+    /// The text. Leave it out (or empty) when replying with a `template`.
+    #[serde(default)]
     pub body: String,
+    /// Staff: the name of a response template to reply with, rendered for this ticket in the
+    /// customer's locale (falling back to `en`) instead of `body`.
+    #[serde(default)]
+    pub template: Option<String>,
     #[serde(default)]
     pub version: Option<u64>,
 }
@@ -106,6 +112,12 @@ pub struct TicketView {
     /// The SLA clocks now (staff only; absent without an SLA policy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sla: Option<helpdesk_domain::sla::SlaClock>,
+    /// Mail to the customer's address has bounced (staff only). Replies are still sent.
+    pub customer_bouncing: bool,
+    /// Every e-mail sent (or being sent) for this ticket, acknowledgements included, with its
+    /// delivery state (staff only). Replies also carry theirs as `delivery`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outbound_mail: Vec<crate::outbound::OutboundSummary>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -221,6 +233,9 @@ pub struct MessageMeta {
     pub extra: Vec<WriteOp>,
     /// A new ticket's id chosen in advance, so `extra` can point at it.
     pub ticket_id: Option<TicketId>,
+    /// Send the customer the automatic acknowledgement (new tickets from e-mail written by a
+    /// person), rate-limited per sender.
+    pub acknowledge: bool,
 }
 
 impl Helpdesk {
@@ -557,6 +572,7 @@ impl Helpdesk {
             email_message_id: meta.email_message_id.clone(),
             thread_reason: meta.thread_reason.clone(),
             created_at: now,
+            delivery: None,
         };
         let created = self.audit(id, actor, "created", Vec::new(), None, now);
         let mut ops = vec![
@@ -582,6 +598,17 @@ impl Helpdesk {
         let extra_from = ops.len();
         ops.extend(meta.extra);
         let extra_to = ops.len();
+        // The acknowledgement is queued with the ticket, so it is sent if and only if the
+        // ticket exists.
+        let ack = if meta.acknowledge {
+            self.prepare_ack(&ticket, &customer, message.email_message_id.as_deref(), now)
+                .await?
+        } else {
+            None
+        };
+        if let Some(a) = &ack {
+            ops.extend(a.ops.iter().cloned());
+        }
         let idem_position = idem.as_ref().map(|key| {
             ops.push(WriteOp::Put {
                 item: keys::pointer_item(key.clone(), &id).expiring_at(now.timestamp() + 24 * 3600),
@@ -590,7 +617,16 @@ impl Helpdesk {
             ops.len() - 1
         });
         let guard_fields = self.push_guards(&mut ops, guards);
-        match self.table.transact(ops).await {
+        let result = self.table.transact(ops).await;
+        if let Some(a) = &ack {
+            match result {
+                Ok(()) => {
+                    self.deliver_after_commit(&id, &a.mail.id).await;
+                }
+                Err(_) => self.release_ack(a).await,
+            }
+        }
+        match result {
             Ok(()) => Ok((ticket, true)),
             Err(TableError::TransactionCancelled { failed }) => {
                 if failed.iter().any(|p| (extra_from..extra_to).contains(p)) {
@@ -689,8 +725,10 @@ impl Helpdesk {
         let ticket = self.readable_ticket(actor, reference).await?;
         let mut messages = Vec::new();
         let mut audit = Vec::new();
+        let mut outbound: Vec<crate::outbound::OutboundMail> = Vec::new();
         let mut cursor = None;
-        // One partition holds the ticket, its messages and its audit: read it in pages.
+        // One partition holds the ticket, its messages, its audit and its outbound mail: read
+        // it in pages.
         loop {
             let page = self
                 .table
@@ -710,6 +748,8 @@ impl Helpdesk {
                     }
                 } else if item.key.sk.starts_with("A#") && actor.sees_internal() {
                     audit.push(from_item(item)?);
+                } else if item.key.sk.starts_with("OUT#") && actor.sees_internal() {
+                    outbound.push(from_item(item)?);
                 }
             }
             match page.cursor {
@@ -718,16 +758,28 @@ impl Helpdesk {
             }
         }
         messages.sort_by_key(|m: &Message| (m.created_at, m.id));
-        let sla = if actor.sees_internal() {
-            self.ticket_sla(&ticket, self.clock.now()).await?
+        outbound.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        for m in &mut messages {
+            m.delivery = outbound
+                .iter()
+                .find(|o| o.message_id == Some(m.id))
+                .map(|o| o.delivery());
+        }
+        let (sla, customer_bouncing) = if actor.sees_internal() {
+            (
+                self.ticket_sla(&ticket, self.clock.now()).await?,
+                self.is_bouncing(&ticket.customer.email).await?,
+            )
         } else {
-            None
+            (None, false)
         };
         Ok(TicketView {
             ticket,
             messages,
             audit,
             sla,
+            customer_bouncing,
+            outbound_mail: outbound.iter().map(|o| o.summary()).collect(),
         })
     }
 
@@ -877,7 +929,26 @@ impl Helpdesk {
         if ticket.status == Status::Closed {
             return Err(AppError::Rule(helpdesk_domain::DomainError::Closed));
         }
-        let body = parse_body(&input.body).map_err(AppError::from)?;
+        let source = match &input.template {
+            Some(name) => {
+                if !actor.is_staff() {
+                    return Err(AppError::Forbidden(
+                        "only the support team replies with templates",
+                    ));
+                }
+                if !input.body.trim().is_empty() {
+                    return Err(AppError::validation(
+                        "template",
+                        "give either body or template, not both",
+                    ));
+                }
+                self.render_for(actor, &ticket, name, None, "template")
+                    .await?
+                    .text
+            }
+            None => input.body.clone(),
+        };
+        let body = parse_body(&source).map_err(AppError::from)?;
         let now = self.clock.now();
         let mut next = ticket.clone();
         let mut changes = Vec::new();
@@ -908,7 +979,7 @@ impl Helpdesk {
             Actor::Staff { email, .. } => self.load_agent(email).await?.map(|a| a.name),
             _ => ticket.customer.name.clone(),
         };
-        let message = Message {
+        let mut message = Message {
             id: MessageId::from_ulid(self.ids.ulid()),
             ticket_id: ticket.id,
             kind,
@@ -922,6 +993,7 @@ impl Helpdesk {
             email_message_id: meta.email_message_id.clone(),
             thread_reason: meta.thread_reason.clone(),
             created_at: now,
+            delivery: None,
         };
         let action = match kind {
             MessageKind::PublicReply => "replied",
@@ -929,6 +1001,17 @@ impl Helpdesk {
             MessageKind::CustomerMessage => "customer_replied",
         };
         let event = self.audit(ticket.id, actor, action, changes, None, now);
+        // A public reply is e-mailed to the customer: queued in this transaction (which also
+        // gives the reply its Message-ID), delivered after it.
+        let mut mail = None;
+        let mut mail_ops = Vec::new();
+        if kind == MessageKind::PublicReply {
+            if let Some(settings) = self.mail.clone() {
+                let (m, o) = self.reply_mail(&settings, &ticket, &mut message).await?;
+                mail = Some(m);
+                mail_ops = o;
+            }
+        }
         let mut ops = vec![
             WriteOp::Put {
                 item: keys::message_item(&ticket.id, &message)?,
@@ -939,10 +1022,18 @@ impl Helpdesk {
                 condition: Condition::NotExists,
             },
         ];
+        ops.extend(mail_ops);
         ops.extend(meta.extra);
         self.commit(&ticket, &mut next, ops, Vec::new(), Some(kind))
             .await?;
         ticket = next;
+        if let Some(m) = &mail {
+            message.delivery = Some(
+                self.deliver_after_commit(&ticket.id, &m.id)
+                    .await
+                    .unwrap_or_else(|| m.delivery()),
+            );
+        }
         Ok((message, ticket))
     }
 
@@ -1043,6 +1134,7 @@ impl Helpdesk {
                 email_message_id: None,
                 thread_reason: None,
                 created_at: now,
+                delivery: None,
             };
             extra.push(WriteOp::Put {
                 item: keys::message_item(&ticket.id, &message)?,
@@ -1114,6 +1206,7 @@ impl Helpdesk {
         for m in &view.messages {
             let mut copy = m.clone();
             copy.ticket_id = target.id;
+            copy.delivery = None;
             copy.merged_from = Some(source.id);
             match self
                 .table

@@ -12,13 +12,14 @@ pub mod people;
 pub mod phone;
 pub mod policy;
 pub mod sla;
+pub mod template;
 pub mod ticket;
 
 pub use audit::{ActorRef, AuditEvent, FieldChange};
 pub use email::EmailAddress;
 pub use error::{DomainError, ParseError};
 pub use ids::{AuditId, DepartmentId, MessageId, TicketId, TicketNumber};
-pub use message::{AttachmentMeta, Message, MessageKind};
+pub use message::{AttachmentMeta, DeliveryState, Message, MessageDelivery, MessageKind};
 pub use people::{Agent, AgentStatus, Customer, Department, Role, Tier};
 pub use phone::PhoneNumber;
 pub use policy::Actor;

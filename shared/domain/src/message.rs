@@ -49,6 +49,33 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_reason: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// How the e-mail carrying this reply is doing (public replies, when outbound mail is on).
+    /// Filled in when the ticket is read; never stored on the message itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<MessageDelivery>,
+}
+
+string_enum!(
+    /// Where an outbound e-mail is: waiting (or waiting to be retried), being handed to the mail
+    /// service, handed over, or given up on after too many failures (or a permanent refusal).
+    DeliveryState { Pending => "pending", Sending => "sending", Sent => "sent", Failed => "failed" }
+);
+
+/// The delivery of the e-mail that carries a reply, as agents see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MessageDelivery {
+    pub state: DeliveryState,
+    /// Sends tried so far.
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When the next try is due (pending) or the current one times out (sending).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The recipient's address.
+    pub to: String,
 }
 
 pub const BODY_MAX: usize = 100_000;

@@ -9,7 +9,7 @@ use crate::routes;
 #[openapi(
     info(
         title = "helpdesk API",
-        description = "Tickets, agents, departments and customers. Errors are application/problem+json (RFC 9457).",
+        description = "Tickets, agents, departments, customers and response templates. Errors are application/problem+json (RFC 9457).",
         license(name = "Apache-2.0")
     ),
     paths(
@@ -28,6 +28,12 @@ use crate::routes;
         routes::tickets::bulk,
         routes::tickets::transfer,
         routes::tickets::merge,
+        routes::templates::list,
+        routes::templates::create,
+        routes::templates::get_one,
+        routes::templates::update,
+        routes::templates::delete,
+        routes::templates::render,
         routes::directory::list_agents,
         routes::directory::create_agent,
         routes::directory::get_agent,
@@ -54,6 +60,7 @@ use crate::routes;
         (name = "customers"),
         (name = "sla", description = "Service levels: policy, clocks, alerts"),
         (name = "email", description = "Inbound e-mail: quarantine"),
+        (name = "templates", description = "Response templates with personalisation tokens; auto_ack acknowledges new e-mail tickets"),
         (name = "system")
     )
 )]

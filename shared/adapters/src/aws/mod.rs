@@ -2,7 +2,9 @@
 
 pub mod cognito;
 pub mod dynamodb;
+pub mod ses;
 pub mod sns;
 
 pub use dynamodb::DynamoTable;
+pub use ses::SesMailSender;
 pub use sns::{SnsAlertSink, SnsSms};

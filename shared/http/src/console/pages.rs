@@ -1001,6 +1001,15 @@ async fn detail_page(
                                     span.kind { (match m.kind { MessageKind::CustomerMessage => "Customer", MessageKind::PublicReply => "Public reply", MessageKind::InternalNote => "Internal note — only the team sees this" }) }
                                     " · " (view::time(&m.created_at))
                                     @if m.merged_from.is_some() { " · " span.muted { "from a merged ticket" } }
+                                    @if let Some(d) = &m.delivery {
+                                        " · " span class={"badge mail-" (d.state.as_str())} title=[d.last_error.as_deref()] {
+                                            "E-mail " (d.state.as_str())
+                                            @if d.state != helpdesk_domain::DeliveryState::Sent && d.attempts > 0 { " (" (d.attempts) " tries)" }
+                                        }
+                                        @if d.state == helpdesk_domain::DeliveryState::Failed {
+                                            @if let Some(err) = &d.last_error { " " span.muted { (err) } }
+                                        }
+                                    }
                                 }
                                 div.body { (m.body_text) }
                             }
@@ -1021,8 +1030,23 @@ async fn detail_page(
                         section.customer-card {
                             h2 { "Customer" }
                             (view::customer_cell(t))
+                            @if view_data.customer_bouncing { p { span.badge.mail-failed { "E-mail to this address bounces" } } }
                             p { span class={"badge tier-" (t.customer.tier.as_str())} { (view::label(t.customer.tier.as_str())) " tier" }
                                 @if t.customer.business_owner { " " span.badge.owner { "Business owner" } } }
+                        }
+                        @if !view_data.outbound_mail.is_empty() {
+                            section.mail aria-labelledby="mail-h" {
+                                h2 #mail-h { "E-mail to the customer" }
+                                ul {
+                                    @for o in &view_data.outbound_mail {
+                                        li {
+                                            (match o.kind { helpdesk_app::outbound::OutboundKind::Reply => "Reply", helpdesk_app::outbound::OutboundKind::AutoAck => "Acknowledgement" })
+                                            " · " (view::time(&o.created_at)) " "
+                                            span class={"badge mail-" (o.delivery.state.as_str())} title=[o.delivery.last_error.as_deref()] { (o.delivery.state.as_str()) }
+                                        }
+                                    }
+                                }
+                            }
                         }
                         @if let Some(sla) = &view_data.sla {
                             section.sla aria-labelledby="sla-h" {
@@ -1228,6 +1252,7 @@ pub async fn reply(
     let input = NewMessage {
         kind: Some(kind),
         body: field(&form, "body").unwrap_or("").to_string(),
+        template: None,
         version: None,
     };
     let result = state

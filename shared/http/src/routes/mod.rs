@@ -1,6 +1,7 @@
 pub(crate) mod directory;
 pub(crate) mod inbound;
 pub(crate) mod sla;
+pub(crate) mod templates;
 pub(crate) mod tickets;
 
 use crate::auth::Caller;
@@ -22,6 +23,14 @@ pub fn router(state: AppState) -> Router {
         .route("/tickets/{ticket}/messages", post(tickets::add_message))
         .route("/tickets/{ticket}/transfer", post(tickets::transfer))
         .route("/tickets/{ticket}/merge", post(tickets::merge))
+        .route("/tickets/{ticket}/render", post(templates::render))
+        .route("/templates", get(templates::list).post(templates::create))
+        .route(
+            "/templates/{name}/{locale}",
+            get(templates::get_one)
+                .put(templates::update)
+                .delete(templates::delete),
+        )
         .route(
             "/agents",
             get(directory::list_agents).post(directory::create_agent),
