@@ -2,9 +2,11 @@
 
 pub mod cognito;
 pub mod dynamodb;
+pub mod s3;
 pub mod ses;
 pub mod sns;
 
 pub use dynamodb::DynamoTable;
+pub use s3::S3BlobStore;
 pub use ses::SesMailSender;
 pub use sns::{SnsAlertSink, SnsSms};
