@@ -385,50 +385,6 @@ async fn arbitrary_bytes_never_fail_ingest() {
     }
 }
 
-/// A minimal SMTP client: enough to speak to our listener in a test.
-fn smtp_send(addr: std::net::SocketAddr, rcpt: &str, data: &str) -> Vec<String> {
-    use std::io::{BufRead, BufReader, Write};
-    let stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .expect("timeout");
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut writer = stream;
-    let mut replies = Vec::new();
-    let mut read = |replies: &mut Vec<String>| {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            reader.read_line(&mut line).expect("read");
-            // Multi-line replies have a '-' after the code; the last has a space.
-            if line.len() < 4 || line.as_bytes()[3] != b'-' {
-                break;
-            }
-        }
-        replies.push(line.trim_end().to_string());
-    };
-    read(&mut replies);
-    for cmd in [
-        "EHLO client.example.com".to_string(),
-        "MAIL FROM:<carla@example.com>".into(),
-        format!("RCPT TO:<{rcpt}>"),
-    ] {
-        writeln!(writer, "{cmd}\r").expect("write");
-        read(&mut replies);
-    }
-    if replies.last().is_some_and(|r| r.starts_with("250")) {
-        writer.write_all(b"DATA\r\n").expect("write");
-        read(&mut replies);
-        writer
-            .write_all(data.replace('\n', "\r\n").as_bytes())
-            .expect("write");
-        writer.write_all(b"\r\n.\r\n").expect("write");
-        read(&mut replies);
-    }
-    writer.write_all(b"QUIT\r\n").expect("write");
-    replies
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_listener_accepts_mail_for_our_domain_only() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -441,7 +397,12 @@ async fn smtp_listener_accepts_mail_for_our_domain_only() {
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let message = "From: Carla <carla@example.com>\nTo: support@support.example.com\nMessage-ID: <smtp-1@example.com>\nSubject: Sent over SMTP\n\nHello from SMTP.";
     let replies = tokio::task::spawn_blocking(move || {
-        smtp_send(smtp, "support@support.example.com", message)
+        helpdesk_tests::smtp::send(
+            smtp,
+            "carla@example.com",
+            "support@support.example.com",
+            message,
+        )
     })
     .await
     .expect("join");
@@ -449,10 +410,11 @@ async fn smtp_listener_accepts_mail_for_our_domain_only() {
         replies.last().is_some_and(|r| r.starts_with("250")),
         "{replies:?}"
     );
-    let refused =
-        tokio::task::spawn_blocking(move || smtp_send(smtp, "someone@elsewhere.example", "x"))
-            .await
-            .expect("join");
+    let refused = tokio::task::spawn_blocking(move || {
+        helpdesk_tests::smtp::send(smtp, "carla@example.com", "someone@elsewhere.example", "x")
+    })
+    .await
+    .expect("join");
     assert!(
         refused.last().is_some_and(|r| r.starts_with("550")),
         "not a relay: {refused:?}"

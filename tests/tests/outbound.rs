@@ -749,46 +749,6 @@ async fn acknowledgements_use_the_auto_ack_template_in_the_customer_locale() {
     assert_eq!(en.text.trim(), format!("Hi kim, we got {number2}."));
 }
 
-/// A minimal SMTP client for the end-to-end test.
-fn smtp_send(addr: std::net::SocketAddr, from: &str, rcpt: &str, data: &str) -> Vec<String> {
-    use std::io::{BufRead, BufReader, Write};
-    let stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .expect("timeout");
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut writer = stream;
-    let mut replies = Vec::new();
-    let mut read = |replies: &mut Vec<String>| {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            reader.read_line(&mut line).expect("read");
-            if line.len() < 4 || line.as_bytes()[3] != b'-' {
-                break;
-            }
-        }
-        replies.push(line.trim_end().to_string());
-    };
-    read(&mut replies);
-    for cmd in [
-        "EHLO client.example.com".to_string(),
-        format!("MAIL FROM:<{from}>"),
-        format!("RCPT TO:<{rcpt}>"),
-        "DATA".into(),
-    ] {
-        writeln!(writer, "{cmd}\r").expect("write");
-        read(&mut replies);
-    }
-    writer
-        .write_all(data.replace('\n', "\r\n").as_bytes())
-        .expect("write");
-    writer.write_all(b"\r\n.\r\n").expect("write");
-    read(&mut replies);
-    writer.write_all(b"QUIT\r\n").expect("write");
-    replies
-}
-
 /// The whole loop on the real server: mail in over SMTP, an agent's reply over HTTP out to
 /// `DATA/outbox/email/`, and the customer's answer to that file back in over SMTP, threaded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -802,10 +762,11 @@ async fn end_to_end_smtp_in_outbox_out_and_back() {
     let http = app.local_addr().expect("http");
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let send = |data: String, rcpt: String| async move {
-        let replies =
-            tokio::task::spawn_blocking(move || smtp_send(smtp, "hana@example.com", &rcpt, &data))
-                .await
-                .expect("join");
+        let replies = tokio::task::spawn_blocking(move || {
+            helpdesk_tests::smtp::send(smtp, "hana@example.com", &rcpt, &data)
+        })
+        .await
+        .expect("join");
         assert!(
             replies.last().is_some_and(|r| r.starts_with("250")),
             "{replies:?}"
