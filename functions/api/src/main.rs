@@ -17,12 +17,22 @@ async fn main() -> Result<(), lambda_http::Error> {
         .without_time() // CloudWatch stamps every line
         .init();
     let table_name = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
-    let table = DynamoTable::from_env(table_name).await;
-    let helpdesk = Helpdesk::new(
+    // One config load (no network: credentials come from the Lambda environment) for all clients.
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table_name);
+    let mut helpdesk = Helpdesk::new(
         Arc::new(table),
         Arc::new(SystemClock),
         Arc::new(UlidGen::default()),
     );
+    // Replies and acknowledgements go out through SES right after their commit; the
+    // sla-sweeper retries what failed.
+    let ses = helpdesk_adapters::aws::ses::client_from(&config);
+    if let Some(mail) =
+        helpdesk_adapters::aws::ses::mail_settings_from(|k| std::env::var(k).ok(), ses)?
+    {
+        helpdesk = helpdesk.with_mail(mail);
+    }
     lambda_http::run(helpdesk_api::app(helpdesk, console_sso()?)).await
 }
 

@@ -22,15 +22,35 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table_name);
     let sink = SnsAlertSink::new(helpdesk_adapters::aws::sns::client_from(&config), topic_arn);
-    let helpdesk = Helpdesk::new(
+    let mut helpdesk = Helpdesk::new(
         Arc::new(table),
         Arc::new(SystemClock),
         Arc::new(UlidGen::default()),
     );
+    let ses = helpdesk_adapters::aws::ses::client_from(&config);
+    if let Some(mail) =
+        helpdesk_adapters::aws::ses::mail_settings_from(|k| std::env::var(k).ok(), ses)?
+    {
+        helpdesk = helpdesk.with_mail(mail);
+    }
     let sink = Arc::new(sink);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let (helpdesk, sink) = (helpdesk.clone(), sink.clone());
-        async move { helpdesk_sla_sweeper::handle(&helpdesk, sink.as_ref(), event).await }
+        async move {
+            let report = helpdesk_sla_sweeper::handle(&helpdesk, sink.as_ref(), event).await?;
+            // The same minute also delivers queued mail (retries, and sends a crash interrupted),
+            // as the self-hosted server's timer does. A failure here is logged; the next minute
+            // catches up.
+            if let Some(mail) = helpdesk.mail_settings() {
+                if let Err(e) = helpdesk
+                    .deliver_pending_mail(chrono::Utc::now(), mail.sender.as_ref())
+                    .await
+                {
+                    tracing::error!(error = %e, "mail delivery sweep failed");
+                }
+            }
+            Ok::<_, lambda_runtime::Error>(report)
+        }
     }))
     .await
 }

@@ -138,3 +138,99 @@ impl MailSender for SesMailSender {
         Ok(SentId(out.message_id().unwrap_or_default().to_string()))
     }
 }
+
+/// Outbound mail settings for a Lambda from its environment (`HELPDESK_MAIL_FROM`,
+/// `HELPDESK_MAIL_DOMAIN`, `HELPDESK_THREAD_KEY` — the same key inbound mail verifies with),
+/// sending through SESv2. `Ok(None)` when none is set (mail off); an error when only some are,
+/// or a value is unusable, so a half-configured deployment fails at start, not at send time.
+pub fn mail_settings_from(
+    var: impl Fn(&str) -> Option<String>,
+    client: Client,
+) -> Result<Option<helpdesk_app::outbound::MailSettings>, String> {
+    let (from, domain, key) = (
+        var("HELPDESK_MAIL_FROM").filter(|v| !v.is_empty()),
+        var("HELPDESK_MAIL_DOMAIN").filter(|v| !v.is_empty()),
+        var("HELPDESK_THREAD_KEY").filter(|v| !v.is_empty()),
+    );
+    let (from, domain, key) = match (from, domain, key) {
+        (None, None, None) => return Ok(None),
+        (Some(f), Some(d), Some(k)) => (f, d, k),
+        _ => return Err(
+            "set all of HELPDESK_MAIL_FROM, HELPDESK_MAIL_DOMAIN and HELPDESK_THREAD_KEY, or none"
+                .into(),
+        ),
+    };
+    if key.len() < 32 {
+        return Err("HELPDESK_THREAD_KEY must be at least 32 characters".into());
+    }
+    let address = helpdesk_domain::EmailAddress::parse(&from)
+        .map_err(|e| format!("HELPDESK_MAIL_FROM: {e}"))?;
+    if !address.domain().eq_ignore_ascii_case(&domain) {
+        return Err("HELPDESK_MAIL_FROM must be an address in HELPDESK_MAIL_DOMAIN".into());
+    }
+    Ok(Some(helpdesk_app::outbound::MailSettings {
+        signer: helpdesk_mail::ThreadSigner::new(key.as_bytes(), &domain),
+        from: helpdesk_mail::Mailbox::new(address.to_string(), Some("Support")),
+        sender: std::sync::Arc::new(SesMailSender::new(client)),
+    }))
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn all_or_nothing_and_checked() {
+        let client = || connect_local("http://127.0.0.1:9");
+        const KEY: &str = "0123456789abcdef0123456789abcdef";
+        assert!(mail_settings_from(vars(&[]), client())
+            .expect("off")
+            .is_none());
+        let on = mail_settings_from(
+            vars(&[
+                ("HELPDESK_MAIL_FROM", "support@help.example.com"),
+                ("HELPDESK_MAIL_DOMAIN", "help.example.com"),
+                ("HELPDESK_THREAD_KEY", KEY),
+            ]),
+            client(),
+        )
+        .expect("ok")
+        .expect("on");
+        assert_eq!(on.from.address, "support@help.example.com");
+        assert!(
+            mail_settings_from(
+                vars(&[("HELPDESK_MAIL_FROM", "support@help.example.com")]),
+                client()
+            )
+            .is_err(),
+            "half set"
+        );
+        assert!(mail_settings_from(
+            vars(&[
+                ("HELPDESK_MAIL_FROM", "support@help.example.com"),
+                ("HELPDESK_MAIL_DOMAIN", "help.example.com"),
+                ("HELPDESK_THREAD_KEY", "short")
+            ]),
+            client()
+        )
+        .is_err());
+        assert!(mail_settings_from(
+            vars(&[
+                ("HELPDESK_MAIL_FROM", "support@elsewhere.example"),
+                ("HELPDESK_MAIL_DOMAIN", "help.example.com"),
+                ("HELPDESK_THREAD_KEY", KEY)
+            ]),
+            client()
+        )
+        .is_err());
+    }
+}
