@@ -410,3 +410,101 @@ pub trait IdentityProvider: Send + Sync {
     /// Verifies an ID token (signature, issuer, audience, expiry) and returns its claims.
     async fn verify_id_token(&self, token: &str) -> Result<Map<String, Value>, IdentityError>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Knowledge-base search.
+
+/// One published article version as the search index sees it. Only published versions are
+/// ever indexed; `audiences` decides who may find it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KbDocument {
+    pub article_id: String,
+    /// BCP 47-ish language tag of this translation (`en`, `de`, `pt-BR`); one document per
+    /// article and locale.
+    pub locale: String,
+    /// The article version this document was built from (indexing is idempotent by it).
+    pub version: u64,
+    pub title: String,
+    pub summary: String,
+    /// Plain text of the rendered Markdown body (no markup).
+    pub body: String,
+    pub tags: Vec<String>,
+    /// Topic path, most general first (`["Billing", "Refunds"]`).
+    pub topic: Vec<String>,
+    pub audiences: Vec<helpdesk_domain::Audience>,
+    pub updated_at: helpdesk_domain::Timestamp,
+}
+
+/// A search: free text, restricted to what the caller may read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KbQuery {
+    pub text: String,
+    /// The caller's audiences; a document matches only if it shares one. Never empty in
+    /// practice: an empty list matches nothing.
+    pub audiences: Vec<helpdesk_domain::Audience>,
+    /// Restrict to one locale; `None` searches every locale.
+    pub locale: Option<String>,
+    /// Restrict to a topic and its sub-topics (prefix of `KbDocument::topic`).
+    pub topic: Option<Vec<String>>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KbHit {
+    pub article_id: String,
+    pub locale: String,
+    pub version: u64,
+    pub title: String,
+    /// Relevance; comparable within one result list only.
+    pub score: f32,
+    /// A short extract around the matches, HTML-escaped, matches wrapped in `<mark>`.
+    pub snippet: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KbIndexError {
+    #[error("search index unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("bad search query: {0}")]
+    BadQuery(String),
+}
+
+/// The knowledge-base search index: an embedded index (tantivy) in the self-hosted binary,
+/// OpenSearch in AWS. Every method is idempotent so at-least-once indexing events are safe.
+#[async_trait]
+pub trait KbIndex: Send + Sync {
+    /// Adds or replaces documents (by article id and locale). A document whose `version` is
+    /// older than the indexed one is ignored.
+    async fn upsert(&self, docs: Vec<KbDocument>) -> Result<(), KbIndexError>;
+    /// Removes one translation of an article (unpublished or archived). Absent is not an error.
+    async fn remove(&self, article_id: &str, locale: &str) -> Result<(), KbIndexError>;
+    /// Ranked hits, best first, at most `query.limit`.
+    async fn search(&self, query: &KbQuery) -> Result<Vec<KbHit>, KbIndexError>;
+    /// Empties the index (before a rebuild from storage).
+    async fn clear(&self) -> Result<(), KbIndexError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ticket categorisation.
+
+/// The classifier's best guess for a ticket's category.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Classification {
+    pub category: String,
+    /// Calibrated-ish probability of `category` in 0..=1; the routing pipeline compares it with
+    /// its threshold and flags the ticket "needs triage" below it.
+    pub confidence: f32,
+    /// Which model answered (e.g. `linear-v3` with its training timestamp), for the audit.
+    pub model: String,
+}
+
+/// AI categorisation: an in-process trainable model by default, a hosted model optionally.
+#[async_trait]
+pub trait Classifier: Send + Sync {
+    /// `None` when no model is trained yet (every ticket then needs triage).
+    async fn classify(
+        &self,
+        subject: &str,
+        body: &str,
+    ) -> Result<Option<Classification>, crate::AppError>;
+}
