@@ -210,6 +210,7 @@ async fn reply_on_dynamodb_is_queued_retried_and_sent_through_ses_once() {
                 body: "Here is your invoice.".into(),
                 template: None,
                 version: None,
+                attachments: Vec::new(),
             },
         )
         .await

@@ -133,6 +133,7 @@ impl Env {
                     body: body.into(),
                     template: None,
                     version: None,
+                    attachments: Vec::new(),
                 },
             )
             .await

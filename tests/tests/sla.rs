@@ -181,6 +181,7 @@ async fn warnings_and_breaches_fire_once_and_paused_clocks_never_breach() {
             body: "Fixed?".into(),
             template: None,
             version: None,
+            attachments: Vec::new(),
         },
     )
     .await

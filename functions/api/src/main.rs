@@ -33,6 +33,18 @@ async fn main() -> Result<(), lambda_http::Error> {
     {
         helpdesk = helpdesk.with_mail(mail);
     }
+    // Attachments (downloads, files on replies) and raw mail live in the mail bucket.
+    if let Some(bucket) = std::env::var("MAIL_BUCKET").ok().filter(|b| !b.is_empty()) {
+        let s3 = helpdesk_adapters::aws::s3::client_from(&config);
+        helpdesk = helpdesk.with_blobs(Arc::new(helpdesk_adapters::aws::S3BlobStore::new(
+            s3, bucket,
+        )));
+    }
+    if let Some(inbound) =
+        helpdesk_adapters::aws::ses::inbound_settings_from(|k| std::env::var(k).ok())?
+    {
+        helpdesk = helpdesk.with_inbound(inbound);
+    }
     lambda_http::run(helpdesk_api::app(helpdesk, console_sso()?)).await
 }
 

@@ -62,7 +62,10 @@ pub fn open_helpdesk(data_dir: &Path) -> anyhow::Result<(Helpdesk, AuthConfig, b
         Arc::new(table),
         Arc::new(SystemClock),
         Arc::new(UlidGen::default()),
-    );
+    )
+    .with_blobs(Arc::new(
+        helpdesk_adapters::local::blobs::FileBlobStore::new(data_dir),
+    ));
     Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start))
 }
 
@@ -149,7 +152,9 @@ fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let (helpdesk, auth, first_start) = open_helpdesk(&config.data_dir)?;
-        let helpdesk = helpdesk.with_mail(mail_settings(&config.data_dir, &config.mail_domain)?);
+        let helpdesk = helpdesk
+            .with_mail(mail_settings(&config.data_dir, &config.mail_domain)?)
+            .with_inbound(inbound_config(&config.data_dir, &config.mail_domain)?);
         let listener = TcpListener::bind(config.listen).await?;
         spawn_sweeper(helpdesk.clone(), config.data_dir.clone());
         let smtp_addr = match config.smtp {

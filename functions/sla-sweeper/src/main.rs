@@ -27,6 +27,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Arc::new(SystemClock),
         Arc::new(UlidGen::default()),
     );
+    // Files on queued replies are read from the mail bucket when the sweeper retries them.
+    if let Some(bucket) = std::env::var("MAIL_BUCKET").ok().filter(|b| !b.is_empty()) {
+        let s3 = helpdesk_adapters::aws::s3::client_from(&config);
+        helpdesk = helpdesk.with_blobs(Arc::new(helpdesk_adapters::aws::S3BlobStore::new(
+            s3, bucket,
+        )));
+    }
     let ses = helpdesk_adapters::aws::ses::client_from(&config);
     if let Some(mail) =
         helpdesk_adapters::aws::ses::mail_settings_from(|k| std::env::var(k).ok(), ses)?

@@ -21,11 +21,11 @@ use crate::tickets::{CustomerRef, MessageMeta, NewMessage, NewTicket};
 use crate::{AppError, Helpdesk};
 use async_trait::async_trait;
 use helpdesk_domain::{
-    Actor, ActorRef, Channel, EmailAddress, MessageKind, Status, Ticket, TicketId, TicketNumber,
+    Actor, ActorRef, AttachmentMeta, Channel, EmailAddress, MessageKind, Status, Ticket, TicketId, TicketNumber, ATTACHMENTS_MAX,
 };
 use helpdesk_mail::{AutoKind, InboundEmail, Limits, ParsedEmail, ThreadSigner};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use crate::attachments::{attachment_blob_key, sha256_hex};
 
 #[derive(Debug, thiserror::Error)]
 #[error("blob store: {0}")]
@@ -69,13 +69,6 @@ pub struct Quarantined {
     pub reason: String,
     pub size: usize,
     pub received_at: chrono::DateTime<chrono::Utc>,
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 pub(crate) fn mid_key(message_id: &str) -> Key {
@@ -198,6 +191,15 @@ impl Helpdesk {
         }
         let thread = self.find_thread(&mail, &from, &cfg.signer).await?;
         let automatic = mail.auto.is_automatic();
+        let keeps_message = match &thread {
+            Thread::Ticket(t, _) => t.status != Status::Closed || !automatic,
+            Thread::New(_) => !automatic,
+        };
+        let attachments = if keeps_message {
+            self.store_attachments(&mail, blobs).await?
+        } else {
+            Vec::new()
+        };
         let meta = |reason: String| MessageMeta {
             author: Some(ActorRef {
                 kind: "customer".into(),
@@ -210,6 +212,7 @@ impl Helpdesk {
             extra: Vec::new(),
             ticket_id: None,
             acknowledge: false,
+            attachments: attachments.clone(),
         };
         let body = if mail.text.trim().is_empty() {
             "(no text in this message)".to_string()
@@ -233,6 +236,7 @@ impl Helpdesk {
                             body,
                             template: None,
                             version: None,
+                            attachments: Vec::new(),
                         },
                         m,
                     )
@@ -324,6 +328,50 @@ impl Helpdesk {
                 }
             }
         }
+    }
+
+    /// Keeps each attachment's bytes in the blob store, content-addressed (a redelivery or the
+    /// same file twice stores nothing new), and returns what the message records of them.
+    async fn store_attachments(
+        &self,
+        mail: &InboundEmail,
+        blobs: &dyn BlobStore,
+    ) -> Result<Vec<AttachmentMeta>, AppError> {
+        let mut out = Vec::new();
+        for (i, a) in mail.attachments.iter().enumerate() {
+            if i >= ATTACHMENTS_MAX {
+                tracing::warn!(
+                    message_id = %mail.message_id,
+                    count = mail.attachments.len(),
+                    "attachments beyond the limit are listed in the raw message only"
+                );
+                break;
+            }
+            let blob_key = if a.omitted.is_none() {
+                let key = attachment_blob_key(&sha256_hex(&a.bytes));
+                blobs
+                    .put(&key, &a.bytes)
+                    .await
+                    .map_err(|e| AppError::internal("storing an attachment", e))?;
+                Some(key)
+            } else {
+                None
+            };
+            out.push(AttachmentMeta {
+                filename: a
+                    .filename
+                    .clone()
+                    .filter(|f| !f.trim().is_empty())
+                    .unwrap_or_else(|| format!("part-{}", i + 1)),
+                content_type: a.content_type.clone(),
+                size: a.size as u64,
+                blob_key,
+                content_id: a.content_id.clone(),
+                inline: a.inline,
+                omitted: a.omitted.map(|o| o.to_string()),
+            });
+        }
+        Ok(out)
     }
 
     async fn pointer_ticket(&self, item: &Item) -> Result<Option<Ticket>, AppError> {
@@ -497,5 +545,23 @@ impl Helpdesk {
             .await
             .map_err(AppError::storage("leaving quarantine"))?;
         self.ingest_email(&raw, blobs, cfg).await
+    }
+
+    /// [`Self::reprocess_quarantined`] with this installation's blob store and inbound settings
+    /// (the API's and console's "reprocess" button).
+    pub async fn reprocess(&self, actor: &Actor, id: &str) -> Result<IngestOutcome, AppError> {
+        if !actor.can_manage_directory() {
+            return Err(AppError::Forbidden(
+                "only admins reprocess quarantined mail",
+            ));
+        }
+        let (Some(blobs), Some(cfg)) = (self.blobs.clone(), self.inbound.clone()) else {
+            return Err(AppError::internal(
+                "reprocessing quarantined mail",
+                "inbound mail is not configured in this process",
+            ));
+        };
+        self.reprocess_quarantined(actor, id, blobs.as_ref(), &cfg)
+            .await
     }
 }

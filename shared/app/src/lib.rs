@@ -4,6 +4,7 @@
 //! [`ports`], and the HTTP layer calls the functions of [`Helpdesk`].
 
 pub mod alerts;
+pub mod attachments;
 pub mod directory;
 pub mod error;
 pub mod inbound;
@@ -11,6 +12,7 @@ pub mod keys;
 pub mod listing;
 pub mod outbound;
 pub mod ports;
+pub mod rethread;
 pub mod sla;
 pub mod stats;
 pub mod templates;
@@ -29,6 +31,10 @@ pub struct Helpdesk {
     pub(crate) ids: Arc<dyn IdGen>,
     /// Outbound e-mail; off (`None`) until [`Helpdesk::with_mail`].
     pub(crate) mail: Option<Arc<outbound::MailSettings>>,
+    /// Where attachments and raw messages live; off (`None`) until [`Helpdesk::with_blobs`].
+    pub(crate) blobs: Option<Arc<dyn inbound::BlobStore>>,
+    /// Inbound mail settings, for reprocessing quarantined mail from the API.
+    pub(crate) inbound: Option<Arc<inbound::InboundConfig>>,
 }
 
 impl Helpdesk {
@@ -38,7 +44,21 @@ impl Helpdesk {
             clock,
             ids,
             mail: None,
+            blobs: None,
+            inbound: None,
         }
+    }
+
+    /// Turns on attachments (downloads, outbound files) with this blob store.
+    pub fn with_blobs(mut self, blobs: Arc<dyn inbound::BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    /// Inbound mail settings, so admins can reprocess quarantined mail over the API.
+    pub fn with_inbound(mut self, cfg: inbound::InboundConfig) -> Self {
+        self.inbound = Some(Arc::new(cfg));
+        self
     }
 
     /// The application's clock (fixed in tests and `--now` runs).

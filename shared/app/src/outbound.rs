@@ -145,6 +145,9 @@ pub struct OutboundMail {
     #[serde(default)]
     pub references: Vec<String>,
     pub auto_submitted: bool,
+    /// Files sent with the message; their bytes are read from the blob store at delivery.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<helpdesk_domain::AttachmentMeta>,
 }
 
 /// An outbound mail as agents see it in the ticket view.
@@ -516,6 +519,7 @@ impl Helpdesk {
             in_reply_to,
             references,
             auto_submitted: false,
+            attachments: reply.attachments.clone(),
         };
         let ops = vec![
             WriteOp::Put {
@@ -617,6 +621,7 @@ impl Helpdesk {
             references: in_reply_to.iter().cloned().collect(),
             in_reply_to,
             auto_submitted: true,
+            attachments: Vec::new(),
         };
         let ops = vec![
             WriteOp::Put {
@@ -729,6 +734,9 @@ impl Helpdesk {
         if !ready {
             return Ok((DeliveryOutcome::Skipped, mail));
         }
+        // Read before the claim: a missing blob leaves the mail pending for the next sweep.
+        let mut email = mail.to_email();
+        email.attachments = self.load_for_mail(&mail.attachments).await?;
         mail.state = DeliveryState::Sending;
         mail.attempts += 1;
         mail.next_attempt_at = Some(now + chrono::Duration::seconds(SEND_LEASE_SECS));
@@ -745,7 +753,7 @@ impl Helpdesk {
             Err(TableError::ConditionFailed) => return Ok((DeliveryOutcome::Skipped, mail)),
             Err(e) => return Err(AppError::storage("claiming an outbound mail")(e)),
         }
-        let raw = compose_reply(&mail.to_email());
+        let raw = compose_reply(&email);
         let recipients: Vec<String> = mail.to.iter().map(|m| m.address.clone()).collect();
         let result = sender.send(&raw, &mail.from.address, &recipients).await;
         let outcome = match result {
@@ -971,6 +979,7 @@ mod tests {
             in_reply_to: None,
             references: Vec::new(),
             auto_submitted: false,
+            attachments: Vec::new(),
         };
         let email = mail.to_email();
         let html = email.html.expect("html");

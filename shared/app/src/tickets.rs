@@ -101,6 +101,9 @@ pub struct NewMessage {
     pub template: Option<String>,
     #[serde(default)]
     pub version: Option<u64>,
+    /// Files to attach (e-mailed with a public reply).
+    #[serde(default)]
+    pub attachments: Vec<crate::attachments::NewAttachment>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -236,10 +239,12 @@ pub struct MessageMeta {
     /// Send the customer the automatic acknowledgement (new tickets from e-mail written by a
     /// person), rate-limited per sender.
     pub acknowledge: bool,
+    /// Already stored in the blob store.
+    pub attachments: Vec<helpdesk_domain::AttachmentMeta>,
 }
 
 impl Helpdesk {
-    fn audit(
+    pub(crate) fn audit(
         &self,
         ticket: TicketId,
         actor: &Actor,
@@ -308,14 +313,14 @@ impl Helpdesk {
 
     /// Loads a ticket the actor may read; another customer's ticket is "not found", so ids
     /// cannot be probed.
-    async fn readable_ticket(&self, actor: &Actor, reference: &str) -> Result<Ticket, AppError> {
+    pub(crate) async fn readable_ticket(&self, actor: &Actor, reference: &str) -> Result<Ticket, AppError> {
         match self.resolve_ticket_ref(reference).await? {
             Some(t) if actor.can_read_ticket(&t) => Ok(t),
             _ => Err(AppError::NotFound { what: "ticket" }),
         }
     }
 
-    async fn workable_ticket(&self, actor: &Actor, reference: &str) -> Result<Ticket, AppError> {
+    pub(crate) async fn workable_ticket(&self, actor: &Actor, reference: &str) -> Result<Ticket, AppError> {
         if !actor.can_work_tickets() {
             return Err(AppError::Forbidden("only the support team changes tickets"));
         }
@@ -567,7 +572,7 @@ impl Helpdesk {
             channel,
             body_text: body,
             body_html: meta.body_html.clone(),
-            attachments: Vec::new(),
+            attachments: meta.attachments.clone(),
             merged_from: None,
             email_message_id: meta.email_message_id.clone(),
             thread_reason: meta.thread_reason.clone(),
@@ -949,6 +954,8 @@ impl Helpdesk {
             None => input.body.clone(),
         };
         let body = parse_body(&source).map_err(AppError::from)?;
+        let mut attachments = meta.attachments.clone();
+        attachments.extend(self.store_uploads(&input.attachments).await?);
         let now = self.clock.now();
         let mut next = ticket.clone();
         let mut changes = Vec::new();
@@ -988,7 +995,7 @@ impl Helpdesk {
             channel: ticket.channel,
             body_text: body,
             body_html: meta.body_html.clone(),
-            attachments: Vec::new(),
+            attachments,
             merged_from: None,
             email_message_id: meta.email_message_id.clone(),
             thread_reason: meta.thread_reason.clone(),

@@ -14,13 +14,52 @@ impl MessageKind {
     }
 }
 
-/// Metadata of a stored attachment; the bytes live in the blob store under `blob_key`.
+/// Metadata of an attachment; the bytes live in the blob store under `blob_key`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttachmentMeta {
     pub filename: String,
+    /// `type/subtype`, lower case, as the sender declared it (downloads never trust it for
+    /// rendering: see the HTTP layer).
     pub content_type: String,
     pub size: u64,
-    pub blob_key: String,
+    /// Content-addressed key in the blob store; `None` when the bytes were not kept
+    /// (`omitted` says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob_key: Option<String>,
+    /// Content-ID of an inline part: the message's HTML refers to it as `cid:{content_id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<String>,
+    /// Shown within the body rather than offered as a download.
+    #[serde(default)]
+    pub inline: bool,
+    /// Why the bytes were not kept (over a size limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub omitted: Option<String>,
+}
+
+/// Attachments on one message, at most.
+pub const ATTACHMENTS_MAX: usize = 50;
+
+impl AttachmentMeta {
+    /// A file name safe to offer in a download: no path, no control characters, not empty.
+    pub fn safe_filename(&self) -> String {
+        let base = self
+            .filename
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or_default();
+        let cleaned: String = base
+            .chars()
+            .filter(|c| !c.is_control() && *c != '"')
+            .take(150)
+            .collect();
+        let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+        if cleaned.is_empty() {
+            "attachment".into()
+        } else {
+            cleaned
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -119,5 +158,32 @@ mod tests {
             MessageKind::parse("public_reply").expect("ok"),
             MessageKind::PublicReply
         );
+    }
+}
+
+#[cfg(test)]
+mod attachment_tests {
+    use super::AttachmentMeta;
+
+    fn named(n: &str) -> AttachmentMeta {
+        AttachmentMeta {
+            filename: n.into(),
+            content_type: "application/octet-stream".into(),
+            size: 1,
+            blob_key: None,
+            content_id: None,
+            inline: false,
+            omitted: None,
+        }
+    }
+
+    #[test]
+    fn download_names_lose_paths_quotes_and_control_characters() {
+        assert_eq!(named("../../etc/passwd").safe_filename(), "passwd");
+        assert_eq!(named("C:\\x\\report.pdf").safe_filename(), "report.pdf");
+        assert_eq!(named("a\"b\r\n.txt").safe_filename(), "ab.txt");
+        assert_eq!(named("").safe_filename(), "attachment");
+        assert_eq!(named("...").safe_filename(), "attachment");
+        assert_eq!(named(".htaccess").safe_filename(), "htaccess");
     }
 }

@@ -20,6 +20,9 @@ use crate::routes;
         routes::sla::get_policy,
         routes::sla::put_policy,
         routes::inbound::list,
+        routes::inbound::reprocess,
+        routes::attachments::download,
+        routes::attachments::move_message,
         routes::tickets::create,
         routes::tickets::list,
         routes::tickets::get_one,
@@ -59,7 +62,7 @@ use crate::routes;
         (name = "departments"),
         (name = "customers"),
         (name = "sla", description = "Service levels: policy, clocks, alerts"),
-        (name = "email", description = "Inbound e-mail: quarantine"),
+        (name = "email", description = "Inbound e-mail: quarantine and reprocessing"),
         (name = "templates", description = "Response templates with personalisation tokens; auto_ack acknowledges new e-mail tickets"),
         (name = "system")
     )

@@ -175,6 +175,27 @@ pub fn mail_settings_from(
     }))
 }
 
+/// Inbound mail settings (for reprocessing quarantined mail from the API) from the same
+/// environment: `HELPDESK_MAIL_DOMAIN` and `HELPDESK_THREAD_KEY`, both or neither.
+pub fn inbound_settings_from(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<helpdesk_app::inbound::InboundConfig>, String> {
+    match (
+        var("HELPDESK_MAIL_DOMAIN").filter(|v| !v.is_empty()),
+        var("HELPDESK_THREAD_KEY").filter(|v| !v.is_empty()),
+    ) {
+        (None, None) => Ok(None),
+        (Some(domain), Some(key)) if key.len() >= 32 => {
+            Ok(Some(helpdesk_app::inbound::InboundConfig {
+                signer: helpdesk_mail::ThreadSigner::new(key.as_bytes(), &domain),
+                limits: helpdesk_mail::Limits::default(),
+            }))
+        }
+        (Some(_), Some(_)) => Err("HELPDESK_THREAD_KEY must be at least 32 characters".into()),
+        _ => Err("set both HELPDESK_MAIL_DOMAIN and HELPDESK_THREAD_KEY, or neither".into()),
+    }
+}
+
 #[cfg(test)]
 mod settings_tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The agent console: server-rendered pages under `/app`, forms that work without JavaScript,
 //! a small vendored script (htmx) and `app.js` for selection and the board.
 
+mod mail;
 mod pages;
 pub mod session;
 pub mod view;
@@ -31,6 +32,16 @@ pub fn router() -> Router<AppState> {
         .route("/app/tickets/{ticket}/merge", post(pages::merge))
         .route("/app/tickets/{ticket}/move", post(pages::move_card))
         .route("/app/board", get(pages::board))
+        .route(
+            "/app/tickets/{ticket}/messages/{message}/attachments/{index}",
+            get(mail::attachment),
+        )
+        .route(
+            "/app/tickets/{ticket}/messages/{message}/move",
+            post(mail::move_message),
+        )
+        .route("/app/quarantine", get(mail::quarantine))
+        .route("/app/quarantine/{id}/reprocess", post(mail::reprocess))
         .route(
             "/app/static/app.css",
             get(|| async {

@@ -18,9 +18,9 @@ use helpdesk_domain::{
 };
 use maud::{html, Markup};
 
-type FormData = Vec<(String, String)>;
+pub(crate) type FormData = Vec<(String, String)>;
 
-fn field<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -43,7 +43,7 @@ fn non_empty<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
 }
 
 /// Every console page goes out with headers that keep it from being framed or sniffed.
-fn render(status: StatusCode, markup: Markup) -> Response {
+pub(crate) fn render(status: StatusCode, markup: Markup) -> Response {
     (
         status,
         [
@@ -59,7 +59,7 @@ fn render(status: StatusCode, markup: Markup) -> Response {
         .into_response()
 }
 
-fn page<'a>(user: &'a ConsoleUser, email: &'a str, title: &'a str, active: &'a str) -> Page<'a> {
+pub(crate) fn page<'a>(user: &'a ConsoleUser, email: &'a str, title: &'a str, active: &'a str) -> Page<'a> {
     Page {
         title,
         user: Some(email),
@@ -68,7 +68,7 @@ fn page<'a>(user: &'a ConsoleUser, email: &'a str, title: &'a str, active: &'a s
     }
 }
 
-fn check_csrf(
+pub(crate) fn check_csrf(
     state: &AppState,
     user: &ConsoleUser,
     form: &FormData,
@@ -92,7 +92,7 @@ fn check_csrf(
     }
 }
 
-fn app_error_page(user: &ConsoleUser, e: AppError) -> Response {
+pub(crate) fn app_error_page(user: &ConsoleUser, e: AppError) -> Response {
     let email = user.email();
     let p = page(user, &email, "Error", "");
     match e {
@@ -451,6 +451,7 @@ pub async fn dashboard(State(state): State<AppState>, user: ConsoleUser) -> Resp
                     h1 { "Dashboard" }
                     div.actions {
                         a.button.primary href="/app/tickets/new" { "Create ticket" }
+                        @if user.actor.can_manage_directory() { a.button href="/app/quarantine" { "Mail quarantine" } }
                         (status_toggle(me.as_ref(), &user.csrf))
                     }
                 }
@@ -956,7 +957,7 @@ pub async fn create_ticket(
 
 // ---------- detail ----------
 
-async fn detail_page(
+pub(crate) async fn detail_page(
     state: &AppState,
     user: &ConsoleUser,
     reference: &str,
@@ -1011,7 +1012,7 @@ async fn detail_page(
                                         }
                                     }
                                 }
-                                div.body { (m.body_text) }
+                                (super::mail::message_body(t, m, &user.csrf, user.actor.sees_internal()))
                             }
                         }
                         @if t.status != Status::Closed {
@@ -1254,6 +1255,7 @@ pub async fn reply(
         body: field(&form, "body").unwrap_or("").to_string(),
         template: None,
         version: None,
+        attachments: Vec::new(),
     };
     let result = state
         .helpdesk

@@ -37,3 +37,16 @@ pub async fn list(
             .await?,
     ))
 }
+
+/// Runs a quarantined message through ingestion again (after a fix, or with new limits). It
+/// leaves the quarantine unless it is rejected again; the outcome says what became of it.
+#[utoipa::path(post, path = "/api/v1/quarantine/{id}/reprocess", tag = "email", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The quarantine id (SHA-256 of the raw message)")),
+    responses((status = 200, body = helpdesk_app::inbound::IngestOutcome), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn reprocess(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<helpdesk_app::inbound::IngestOutcome>, ApiError> {
+    Ok(Json(s.helpdesk.reprocess(&actor, &id).await?))
+}

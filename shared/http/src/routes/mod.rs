@@ -1,3 +1,4 @@
+pub(crate) mod attachments;
 pub(crate) mod directory;
 pub(crate) mod inbound;
 pub(crate) mod sla;
@@ -20,7 +21,19 @@ pub fn router(state: AppState) -> Router {
             "/tickets/{ticket}",
             get(tickets::get_one).patch(tickets::update),
         )
-        .route("/tickets/{ticket}/messages", post(tickets::add_message))
+        .route(
+            "/tickets/{ticket}/messages",
+            // Room for base64-encoded attachments (see helpdesk_app::attachments).
+            post(tickets::add_message).layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)),
+        )
+        .route(
+            "/tickets/{ticket}/messages/{message}/attachments/{index}",
+            get(attachments::download),
+        )
+        .route(
+            "/tickets/{ticket}/messages/{message}/move",
+            post(attachments::move_message),
+        )
         .route("/tickets/{ticket}/transfer", post(tickets::transfer))
         .route("/tickets/{ticket}/merge", post(tickets::merge))
         .route("/tickets/{ticket}/render", post(templates::render))
@@ -65,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/stats/dashboard", get(dashboard))
         .route("/sla/policy", get(sla::get_policy).put(sla::put_policy))
         .route("/quarantine", get(inbound::list))
+        .route("/quarantine/{id}/reprocess", post(inbound::reprocess))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found);
     Router::new()
