@@ -5,4 +5,4 @@ pub mod conformance;
 pub mod smtp;
 pub mod test_app;
 
-pub use test_app::TestApp;
+pub use test_app::{mail_fixture, TestApp};

@@ -157,6 +157,17 @@ impl TestApp {
         r.body
     }
 
+    /// Delivers a raw e-mail the way `helpdesk ingest-email` does, into this app's data
+    /// directory (SMTP would do the same; this skips the socket).
+    pub async fn ingest_email(&self, name: &str, raw: &[u8]) {
+        let file = self.data.path().join(format!("{name}.eml"));
+        std::fs::write(&file, raw).expect("write");
+        let ok = helpdesk::ingest_paths(self.data.path(), helpdesk::DEFAULT_MAIL_DOMAIN, &[file])
+            .await
+            .expect("ingest");
+        assert!(ok, "ingest {name}");
+    }
+
     /// Lists tickets with a query string and returns the ticket numbers in order.
     pub async fn list_numbers(&self, token: &str, query: &str) -> Vec<String> {
         let r = self.get(&format!("/api/v1/tickets?{query}"), token).await;
@@ -176,4 +187,12 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// A mail fixture from `tests/fixtures/mail` (see its README).
+pub fn mail_fixture(name: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/mail")
+        .join(name);
+    std::fs::read(p).expect("fixture")
 }

@@ -452,3 +452,82 @@ async fn static_assets_and_logout() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(set_cookie(&r, "hd_session").is_some_and(|c| c.contains("Max-Age=0")));
 }
+
+#[tokio::test]
+async fn email_messages_show_files_inline_images_folded_quotes_and_can_be_moved() {
+    let app = TestApp::spawn().await;
+    app.ingest_email(
+        "files",
+        &helpdesk_tests::mail_fixture("files_and_inline_image.eml"),
+    )
+    .await;
+    let reply = "From: Dana Scully <dana@example.com>\r\nTo: support@helpdesk.localhost\r\nMessage-ID: <files-2@example.com>\r\nIn-Reply-To: <files-1@example.com>\r\nSubject: Re: Screenshots of the error\r\n\r\nIt also happens on my phone.\r\n\r\nOn Wed, 25 Nov 2026 at 10:00, Dana Scully <dana@example.com> wrote:\r\n> The app crashes when I open the invoice.\r\n";
+    app.ingest_email("reply", reply.as_bytes()).await;
+    let agent = app.agent("ana@example.com");
+    let other = app
+        .ticket_for(&agent, "dana@example.com", "Phone app crash")
+        .await;
+    let view = app.get("/api/v1/tickets/HD-1", &agent).await.body;
+    let mid = view["messages"][0]["id"].as_str().expect("id").to_string();
+    let reply_id = view["messages"][1]["id"].as_str().expect("id").to_string();
+
+    let mut b = Browser::new(&app);
+    b.sign_in(&agent).await;
+    let (status, html, _) = b.get("/app/tickets/HD-1").await;
+    assert_eq!(status, StatusCode::OK);
+    let inline = format!("/app/tickets/HD-1/messages/{mid}/attachments/0");
+    // The inline image points at its download, not at a cid: the browser cannot resolve.
+    assert!(html.contains(&format!("src=\"{inline}\"")), "{html}");
+    assert!(!html.contains("src=\"cid:"));
+    // Files are listed (the inline image is not: it is in the formatted mail).
+    assert!(html.contains(&format!(
+        "/app/tickets/HD-1/messages/{mid}/attachments/1\">invoice.pdf</a>"
+    )));
+    assert!(html.contains(">page.html</a>"));
+    assert!(!html.contains(">shot.png</a>"));
+    // The reply's new text shows; its quote is folded away.
+    assert!(html.contains("It also happens on my phone."));
+    assert!(html.contains("Show quoted text"));
+    assert!(html.contains("Threaded here: "));
+
+    let (status, _, headers) = b.get(&inline).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("image/png")
+    );
+
+    // Move the reply to the other ticket from its form.
+    let csrf = b.csrf().await;
+    let other_number = other["number"].as_str().expect("number");
+    let resp = b
+        .post(
+            &format!("/app/tickets/HD-1/messages/{reply_id}/move"),
+            &[
+                ("_csrf", csrf.as_str()),
+                ("to", other_number),
+                ("note", "phone issue"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        resp.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some(format!("/app/tickets/{other_number}").as_str())
+    );
+    let (_, html, _) = b.get(&format!("/app/tickets/{other_number}")).await;
+    assert!(html.contains("It also happens on my phone."));
+    assert!(html.contains("moved here from HD-1 by ana@example.com"));
+
+    // The quarantine page is for admins.
+    let (status, _, _) = b.get("/app/quarantine").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut admin = Browser::new(&app);
+    admin.sign_in(&app.admin()).await;
+    let (status, html, _) = admin.get("/app/quarantine").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Nothing in quarantine."));
+    let (_, dash, _) = admin.get("/app").await;
+    assert!(dash.contains("href=\"/app/quarantine\""));
+}

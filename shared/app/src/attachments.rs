@@ -91,7 +91,9 @@ impl Helpdesk {
             let filename = u.filename.trim();
             if filename.is_empty()
                 || filename.chars().count() > FILENAME_MAX
-                || filename.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+                || filename
+                    .chars()
+                    .any(|c| c.is_control() || c == '/' || c == '\\')
             {
                 return Err(AppError::validation(
                     field("filename"),
@@ -227,10 +229,22 @@ mod tests {
 
     #[test]
     fn content_types_are_checked() {
-        for ok in ["application/pdf", "image/png", "text/plain", "application/vnd.ms-excel"] {
+        for ok in [
+            "application/pdf",
+            "image/png",
+            "text/plain",
+            "application/vnd.ms-excel",
+        ] {
             assert!(valid_content_type(ok), "{ok}");
         }
-        for bad in ["", "pdf", "text/", "/plain", "text/plain; charset=x", "a/b\r\nX: y"] {
+        for bad in [
+            "",
+            "pdf",
+            "text/",
+            "/plain",
+            "text/plain; charset=x",
+            "a/b\r\nX: y",
+        ] {
             assert!(!valid_content_type(bad), "{bad}");
         }
     }

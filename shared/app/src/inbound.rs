@@ -15,17 +15,18 @@
 //! | quarantined message | `QUAR#{sha256(raw)}` | `Q` | gsi1 `QUARANTINE` / `{received}#{hash}` |
 //! | bounce of a customer address | `CU#{email}` | `#BOUNCE` | — |
 
+use crate::attachments::{attachment_blob_key, sha256_hex};
 use crate::keys::{self, from_item, to_doc};
 use crate::ports::{Condition, Index, Item, Key, Query, WriteOp};
 use crate::tickets::{CustomerRef, MessageMeta, NewMessage, NewTicket};
 use crate::{AppError, Helpdesk};
 use async_trait::async_trait;
 use helpdesk_domain::{
-    Actor, ActorRef, AttachmentMeta, Channel, EmailAddress, MessageKind, Status, Ticket, TicketId, TicketNumber, ATTACHMENTS_MAX,
+    Actor, ActorRef, AttachmentMeta, Channel, EmailAddress, MessageKind, Status, Ticket, TicketId,
+    TicketNumber, ATTACHMENTS_MAX,
 };
 use helpdesk_mail::{AutoKind, InboundEmail, Limits, ParsedEmail, ThreadSigner};
 use serde::{Deserialize, Serialize};
-use crate::attachments::{attachment_blob_key, sha256_hex};
 
 #[derive(Debug, thiserror::Error)]
 #[error("blob store: {0}")]

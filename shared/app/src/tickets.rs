@@ -313,14 +313,22 @@ impl Helpdesk {
 
     /// Loads a ticket the actor may read; another customer's ticket is "not found", so ids
     /// cannot be probed.
-    pub(crate) async fn readable_ticket(&self, actor: &Actor, reference: &str) -> Result<Ticket, AppError> {
+    pub(crate) async fn readable_ticket(
+        &self,
+        actor: &Actor,
+        reference: &str,
+    ) -> Result<Ticket, AppError> {
         match self.resolve_ticket_ref(reference).await? {
             Some(t) if actor.can_read_ticket(&t) => Ok(t),
             _ => Err(AppError::NotFound { what: "ticket" }),
         }
     }
 
-    pub(crate) async fn workable_ticket(&self, actor: &Actor, reference: &str) -> Result<Ticket, AppError> {
+    pub(crate) async fn workable_ticket(
+        &self,
+        actor: &Actor,
+        reference: &str,
+    ) -> Result<Ticket, AppError> {
         if !actor.can_work_tickets() {
             return Err(AppError::Forbidden("only the support team changes tickets"));
         }

@@ -21,7 +21,9 @@ pub use email::EmailAddress;
 pub use error::{DomainError, ParseError};
 pub use ids::{AuditId, DepartmentId, MessageId, TicketId, TicketNumber};
 pub use kb::Audience;
-pub use message::{AttachmentMeta, ATTACHMENTS_MAX, DeliveryState, Message, MessageDelivery, MessageKind};
+pub use message::{
+    AttachmentMeta, DeliveryState, Message, MessageDelivery, MessageKind, ATTACHMENTS_MAX,
+};
 pub use people::{Agent, AgentStatus, Customer, Department, Role, Tier};
 pub use phone::PhoneNumber;
 pub use policy::Actor;

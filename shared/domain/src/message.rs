@@ -43,11 +43,7 @@ pub const ATTACHMENTS_MAX: usize = 50;
 impl AttachmentMeta {
     /// A file name safe to offer in a download: no path, no control characters, not empty.
     pub fn safe_filename(&self) -> String {
-        let base = self
-            .filename
-            .rsplit(['/', '\\'])
-            .next()
-            .unwrap_or_default();
+        let base = self.filename.rsplit(['/', '\\']).next().unwrap_or_default();
         let cleaned: String = base
             .chars()
             .filter(|c| !c.is_control() && *c != '"')

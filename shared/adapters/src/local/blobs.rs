@@ -37,7 +37,11 @@ impl BlobStore for FileBlobStore {
                 std::fs::create_dir_all(dir)?;
             }
             // Write to a temporary name and rename: a crash never leaves half a message.
-            let tmp = path.with_extension(format!("tmp{}-{:016x}", std::process::id(), rand::random::<u64>()));
+            let tmp = path.with_extension(format!(
+                "tmp{}-{:016x}",
+                std::process::id(),
+                rand::random::<u64>()
+            ));
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&bytes)?;
             f.sync_all()?;

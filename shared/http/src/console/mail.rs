@@ -16,7 +16,10 @@ use helpdesk_domain::{Message, MessageKind, Ticket};
 use maud::{html, Markup, PreEscaped};
 
 fn attachment_url(t: &Ticket, m: &Message, index: usize) -> String {
-    format!("/app/tickets/{}/messages/{}/attachments/{index}", t.number, m.id)
+    format!(
+        "/app/tickets/{}/messages/{}/attachments/{index}",
+        t.number, m.id
+    )
 }
 
 /// The stored HTML is sanitised at ingest (remote images blocked); only `cid:` references to the
@@ -171,7 +174,14 @@ pub async fn quarantine(
     user: ConsoleUser,
     Query(params): Query<FormData>,
 ) -> Response {
-    quarantine_page(&state, &user, field(&params, "cursor"), None, StatusCode::OK).await
+    quarantine_page(
+        &state,
+        &user,
+        field(&params, "cursor"),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn quarantine_page(
@@ -261,13 +271,19 @@ pub async fn reprocess(
             } else {
                 "info"
             };
-            let banner = flash(kind, &format!("{what} {}", outcome.reason).trim().to_string());
+            let banner = flash(kind, format!("{what} {}", outcome.reason).trim());
             quarantine_page(&state, &user, None, Some(banner), StatusCode::OK).await
         }
         Err(e @ AppError::Validation { .. }) => {
             let banner = flash("error", &e.to_string());
-            quarantine_page(&state, &user, None, Some(banner), StatusCode::UNPROCESSABLE_ENTITY)
-                .await
+            quarantine_page(
+                &state,
+                &user,
+                None,
+                Some(banner),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => app_error_page(&user, e),
     }

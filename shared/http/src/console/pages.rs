@@ -59,7 +59,12 @@ pub(crate) fn render(status: StatusCode, markup: Markup) -> Response {
         .into_response()
 }
 
-pub(crate) fn page<'a>(user: &'a ConsoleUser, email: &'a str, title: &'a str, active: &'a str) -> Page<'a> {
+pub(crate) fn page<'a>(
+    user: &'a ConsoleUser,
+    email: &'a str,
+    title: &'a str,
+    active: &'a str,
+) -> Page<'a> {
     Page {
         title,
         user: Some(email),

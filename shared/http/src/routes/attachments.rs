@@ -39,7 +39,13 @@ pub(crate) fn file_response(download: AttachmentDownload) -> Response {
     // RFC 6266: an ASCII fallback plus the exact name, percent-encoded (RFC 8187).
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let encoded: String = name
         .bytes()
@@ -69,9 +75,14 @@ pub(crate) fn file_response(download: AttachmentDownload) -> Response {
     );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"),
+        HeaderValue::from_static(
+            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
+        ),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=300"),
+    );
     res
 }
 
@@ -153,16 +164,31 @@ mod tests {
         })
     }
 
-    fn header<'a>(r: &'a Response, h: header::HeaderName) -> &'a str {
-        r.headers().get(h).and_then(|v| v.to_str().ok()).unwrap_or("")
+    fn header(r: &Response, h: header::HeaderName) -> &str {
+        r.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     #[test]
     fn risky_types_download_as_opaque_files() {
-        for ct in ["text/html", "image/svg+xml", "application/javascript", "application/x-msdownload"] {
+        for ct in [
+            "text/html",
+            "image/svg+xml",
+            "application/javascript",
+            "application/x-msdownload",
+        ] {
             let r = dl("x", ct);
-            assert_eq!(header(&r, header::CONTENT_TYPE), "application/octet-stream", "{ct}");
-            assert!(header(&r, header::CONTENT_DISPOSITION).starts_with("attachment;"), "{ct}");
+            assert_eq!(
+                header(&r, header::CONTENT_TYPE),
+                "application/octet-stream",
+                "{ct}"
+            );
+            assert!(
+                header(&r, header::CONTENT_DISPOSITION).starts_with("attachment;"),
+                "{ct}"
+            );
             assert_eq!(header(&r, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
             assert!(header(&r, header::CONTENT_SECURITY_POLICY).contains("sandbox"));
         }
@@ -176,6 +202,9 @@ mod tests {
         let r = dl("Résumé \"final\".pdf", "application/pdf");
         let d = header(&r, header::CONTENT_DISPOSITION);
         assert!(d.contains("filename=\"R_sum_ final.pdf\""), "{d}");
-        assert!(d.contains("filename*=UTF-8''R%C3%A9sum%C3%A9%20final.pdf"), "{d}");
+        assert!(
+            d.contains("filename*=UTF-8''R%C3%A9sum%C3%A9%20final.pdf"),
+            "{d}"
+        );
     }
 }

@@ -24,7 +24,8 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/tickets/{ticket}/messages",
             // Room for base64-encoded attachments (see helpdesk_app::attachments).
-            post(tickets::add_message).layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)),
+            post(tickets::add_message)
+                .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)),
         )
         .route(
             "/tickets/{ticket}/messages/{message}/attachments/{index}",

@@ -12,7 +12,11 @@ use helpdesk_app::tickets::{
 };
 use helpdesk_domain::{Channel, DepartmentId, EmailAddress, Message, Priority, Status, Ticket};
 
-pub(crate) fn with_etag<T: serde::Serialize>(status: StatusCode, version: u64, body: &T) -> Response {
+pub(crate) fn with_etag<T: serde::Serialize>(
+    status: StatusCode,
+    version: u64,
+    body: &T,
+) -> Response {
     (status, [etag(version)], Json(body)).into_response()
 }
 
