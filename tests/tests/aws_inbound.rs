@@ -216,3 +216,38 @@ async fn a_missing_stored_message_fails_the_invocation() {
     bad.records[0].ses.mail.message_id = Some("../raw/x".into());
     assert!(invoke(&e, bad).await.is_err());
 }
+
+#[tokio::test]
+async fn attachments_land_in_the_mail_bucket_and_download_through_the_app() {
+    let Some(url) = moto_url() else { return };
+    let e = env(&url).await;
+    let event = fixture();
+    let id = ses_message_id(&event);
+    // Whatever SES stored is what gets ingested: here, a message with files.
+    let raw = helpdesk_tests::mail_fixture("files_and_inline_image.eml");
+    e.blobs
+        .put(&format!("inbound/{id}"), &raw)
+        .await
+        .expect("stored by SES");
+    let done = invoke(&e, event).await.expect("handled");
+    let number = done.processed[0].ingest.ticket.expect("ticket").to_string();
+    // The API function reads files from the same bucket.
+    let api = e.helpdesk.clone().with_blobs(Arc::new(S3BlobStore::new(
+        s3::connect_local(&url),
+        e.blobs.bucket().to_string(),
+    )));
+    let view = api.get_ticket(&admin(), &number).await.expect("view");
+    let m = &view.messages[0];
+    let pdf = &m.attachments[1];
+    assert_eq!(pdf.filename, "invoice.pdf");
+    let key = pdf.blob_key.clone().expect("kept");
+    assert!(key.starts_with("att/"), "{key}");
+    let file = api
+        .attachment(&admin(), &number, &m.id.to_string(), 1)
+        .await
+        .expect("download");
+    assert_eq!(
+        file.bytes,
+        b"%PDF-1.4\n% an invoice, for the tests\n%%EOF\n".to_vec()
+    );
+}
