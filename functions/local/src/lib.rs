@@ -35,6 +35,10 @@ impl Config {
 
 pub const DEFAULT_MAIL_DOMAIN: &str = "helpdesk.localhost";
 
+/// Outbound mail through an SMTP relay instead of the outbox, e.g.
+/// `smtp://user:pass@mail.example.com:587?tls=required` (see README, configuration).
+pub const SMTP_RELAY_ENV: &str = "HELPDESK_SMTP_RELAY";
+
 pub struct Application {
     listener: TcpListener,
     smtp_addr: Option<SocketAddr>,
@@ -88,12 +92,26 @@ pub fn mail_settings(
 ) -> anyhow::Result<helpdesk_app::outbound::MailSettings> {
     let inbound = inbound_config(data_dir, mail_domain)?;
     let from = format!("support@{}", inbound.signer.domain());
+    // An SMTP relay when one is configured, else the `.eml` outbox in the data directory.
+    let sender: Arc<dyn helpdesk_app::outbound::MailSender> = match std::env::var(SMTP_RELAY_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        Some(url) => Arc::new(
+            helpdesk_adapters::local::smtp_relay::SmtpRelaySender::from_url(
+                url.trim(),
+                inbound.signer.domain(),
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+        None => Arc::new(helpdesk_adapters::local::outbox::OutboxMailSender::new(
+            data_dir,
+        )),
+    };
     Ok(helpdesk_app::outbound::MailSettings {
         signer: inbound.signer,
         from: helpdesk_mail::Mailbox::new(from, Some("Support")),
-        sender: Arc::new(helpdesk_adapters::local::outbox::OutboxMailSender::new(
-            data_dir,
-        )),
+        sender,
     })
 }
 

@@ -4,6 +4,7 @@ pub mod blobs;
 pub mod keyfile;
 pub mod outbox;
 pub mod smtp;
+pub mod smtp_relay;
 pub mod sqlite;
 
 pub use sqlite::SqliteTable;
