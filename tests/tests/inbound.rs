@@ -285,7 +285,7 @@ async fn threading_is_layered_and_explained() {
     );
     assert!(
         r.reason
-            .contains("ignored because mallory@example.com is not that ticket's customer"),
+            .contains("ignored because mallory@example.com is neither that ticket's customer nor copied on it"),
         "{}",
         r.reason
     );

@@ -377,3 +377,73 @@ async fn admins_reprocess_quarantined_mail() {
     assert_eq!(list.body["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(list.body["items"][0]["id"], id.as_str());
 }
+
+#[tokio::test]
+async fn copied_people_get_replies_and_may_thread_and_reply_to_is_honoured() {
+    let app = TestApp::spawn().await;
+    let domain = helpdesk::DEFAULT_MAIL_DOMAIN;
+    let raw = format!("From: Dana Scully <dana@example.com>\r\nReply-To: Dana at work <dana.work@example.com>\r\nTo: support@{domain}, Walter <walter@example.com>\r\nCc: boss@example.com, support+x@{domain}\r\nMessage-ID: <cc-1@example.com>\r\nSubject: Office printer\r\n\r\nThe printer is jammed.\r\n");
+    app.ingest_email("cc1", raw.as_bytes()).await;
+    let view = ticket_by_subject(&app, "Office printer").await;
+    let number = view["ticket"]["number"].as_str().expect("n").to_string();
+    // Other people the customer wrote to are copied; our own addresses are not.
+    assert_eq!(
+        view["ticket"]["participants"],
+        json!(["boss@example.com", "walter@example.com"])
+    );
+    assert_eq!(view["ticket"]["reply_to"], "dana.work@example.com");
+
+    let agent = app.agent("agent@example.com");
+    let r = app
+        .post(
+            &format!("/api/v1/tickets/{number}/messages"),
+            &agent,
+            json!({ "body": "We are sending someone." }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    // The mail that went out: to the Reply-To, copying the others, headers and envelope alike.
+    let outbox = files_under(&app.data.path().join("outbox").join("email"));
+    let reply = outbox
+        .iter()
+        .map(|p| std::fs::read(p).expect("read"))
+        .find(|raw| String::from_utf8_lossy(raw).contains("We are sending someone."))
+        .expect("reply in the outbox");
+    let sent = match helpdesk_mail::parse(&reply, &helpdesk_mail::Limits::default()) {
+        helpdesk_mail::ParsedEmail::Parsed(m) => m,
+        other => panic!("{other:?}"),
+    };
+    let to: Vec<&str> = sent.to.iter().map(|m| m.address.as_str()).collect();
+    let cc: Vec<&str> = sent.cc.iter().map(|m| m.address.as_str()).collect();
+    assert_eq!(to, ["dana.work@example.com"]);
+    assert_eq!(cc, ["boss@example.com", "walter@example.com"]);
+
+    // A copied person may thread by subject token; a stranger may not.
+    let token_mail = |from: &str, id: &str| {
+        format!("From: {from}\r\nTo: support@{domain}\r\nMessage-ID: <{id}>\r\nSubject: [#{number}] printer\r\n\r\nAny news?\r\n")
+    };
+    app.ingest_email(
+        "boss",
+        token_mail("boss@example.com", "cc-2@example.com").as_bytes(),
+    )
+    .await;
+    app.ingest_email(
+        "eve",
+        token_mail("eve@example.com", "cc-3@example.com").as_bytes(),
+    )
+    .await;
+    let view = app
+        .get(&format!("/api/v1/tickets/{number}"), &app.admin())
+        .await
+        .body;
+    let authors: Vec<&str> = view["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["kind"] == "customer_message")
+        .filter_map(|m| m["author"]["id"].as_str())
+        .collect();
+    assert_eq!(authors, ["dana@example.com", "boss@example.com"]);
+    let strangers = app.list_numbers(&app.admin(), "channel=email").await.len();
+    assert_eq!(strangers, 2, "eve's mail opened its own ticket");
+}

@@ -201,6 +201,22 @@ impl Helpdesk {
         } else {
             Vec::new()
         };
+        // Everyone else the customer wrote to (not us) is copied on the ticket from now on.
+        let ours = cfg.signer.domain().to_ascii_lowercase();
+        let participants: Vec<EmailAddress> = mail
+            .to
+            .iter()
+            .chain(mail.cc.iter())
+            .filter_map(|m| EmailAddress::parse(&m.address).ok())
+            .filter(|a| *a != from && !a.domain().eq_ignore_ascii_case(&ours))
+            .take(helpdesk_domain::ticket::PARTICIPANTS_MAX)
+            .collect();
+        let reply_to = mail
+            .reply_to
+            .iter()
+            .filter_map(|m| EmailAddress::parse(&m.address).ok())
+            .find(|a| !a.domain().eq_ignore_ascii_case(&ours))
+            .filter(|a| *a != from);
         let meta = |reason: String| MessageMeta {
             author: Some(ActorRef {
                 kind: "customer".into(),
@@ -214,6 +230,8 @@ impl Helpdesk {
             ticket_id: None,
             acknowledge: false,
             attachments: attachments.clone(),
+            participants: participants.clone(),
+            reply_to: reply_to.clone(),
         };
         let body = if mail.text.trim().is_empty() {
             "(no text in this message)".to_string()
@@ -437,7 +455,13 @@ impl Helpdesk {
                         format!("subject token [#{token}] from the ticket's customer"),
                     ));
                 }
-                return Ok(Thread::New(format!("new ticket: subject token [#{token}] ignored because {from} is not that ticket's customer")));
+                if ticket.participants.contains(from) {
+                    return Ok(Thread::Ticket(
+                        Box::new(ticket),
+                        format!("subject token [#{token}] from {from}, copied on that ticket"),
+                    ));
+                }
+                return Ok(Thread::New(format!("new ticket: subject token [#{token}] ignored because {from} is neither that ticket's customer nor copied on it")));
             }
         }
         Ok(Thread::New(

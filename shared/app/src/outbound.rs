@@ -128,6 +128,9 @@ pub struct OutboundMail {
     pub created_at: Timestamp,
     pub from: Mailbox,
     pub to: Vec<Mailbox>,
+    /// Copied recipients (the ticket's participants, on public replies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<Mailbox>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<Mailbox>,
     pub subject: String,
@@ -342,7 +345,7 @@ impl OutboundMail {
         OutboundEmail {
             from: self.from.clone(),
             to: self.to.clone(),
-            cc: Vec::new(),
+            cc: self.cc.clone(),
             reply_to: self.reply_to.clone(),
             subject: self.subject.clone(),
             text,
@@ -422,11 +425,32 @@ impl Helpdesk {
         }
     }
 
+    /// Where mail to the customer goes: the Reply-To of their latest e-mail, else their address.
     fn customer_mailbox(ticket: &Ticket) -> Mailbox {
-        Mailbox {
-            address: ticket.customer.email.to_string(),
-            name: ticket.customer.name.clone(),
+        match &ticket.reply_to {
+            Some(r) => Mailbox {
+                address: r.to_string(),
+                name: None,
+            },
+            None => Mailbox {
+                address: ticket.customer.email.to_string(),
+                name: ticket.customer.name.clone(),
+            },
         }
+    }
+
+    /// The people copied on a ticket, for the Cc of public replies.
+    fn participant_mailboxes(ticket: &Ticket) -> Vec<Mailbox> {
+        let to = Self::customer_mailbox(ticket).address;
+        ticket
+            .participants
+            .iter()
+            .filter(|p| p.as_str() != to && **p != ticket.customer.email)
+            .map(|p| Mailbox {
+                address: p.to_string(),
+                name: None,
+            })
+            .collect()
     }
 
     /// The thread's messages, oldest first (one query, paged).
@@ -510,6 +534,7 @@ impl Helpdesk {
             created_at: reply.created_at,
             from: settings.from.clone(),
             to: vec![Self::customer_mailbox(ticket)],
+            cc: Self::participant_mailboxes(ticket),
             reply_to: Some(Self::reply_to_for(settings, ticket)),
             subject: reply_subject(ticket),
             text: reply.body_text.clone(),
@@ -612,6 +637,7 @@ impl Helpdesk {
             created_at: now,
             from: settings.from.clone(),
             to: vec![Self::customer_mailbox(ticket)],
+            cc: Vec::new(),
             reply_to: Some(Self::reply_to_for(settings, ticket)),
             subject,
             text: body_t.render_text(&values),
@@ -754,7 +780,12 @@ impl Helpdesk {
             Err(e) => return Err(AppError::storage("claiming an outbound mail")(e)),
         }
         let raw = compose_reply(&email);
-        let recipients: Vec<String> = mail.to.iter().map(|m| m.address.clone()).collect();
+        let recipients: Vec<String> = mail
+            .to
+            .iter()
+            .chain(mail.cc.iter())
+            .map(|m| m.address.clone())
+            .collect();
         let result = sender.send(&raw, &mail.from.address, &recipients).await;
         let outcome = match result {
             Ok(SentId(provider_id)) => {
@@ -967,6 +998,7 @@ mod tests {
             created_at: chrono::DateTime::from_timestamp(0, 0).unwrap_or_default(),
             from: Mailbox::new("support@x.example", Some("Support")),
             to: vec![Mailbox::new("c@example.com", None)],
+            cc: Vec::new(),
             reply_to: None,
             subject: "Re: s".into(),
             text: "Use <b>this</b> & that".into(),

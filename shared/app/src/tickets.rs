@@ -241,6 +241,11 @@ pub struct MessageMeta {
     pub acknowledge: bool,
     /// Already stored in the blob store.
     pub attachments: Vec<helpdesk_domain::AttachmentMeta>,
+    /// People copied on the e-mail; added to the ticket's participants.
+    pub participants: Vec<EmailAddress>,
+    /// The customer's Reply-To on this e-mail; with `email_message_id` set it replaces the
+    /// ticket's (their latest e-mail decides where answers go).
+    pub reply_to: Option<EmailAddress>,
 }
 
 impl Helpdesk {
@@ -565,6 +570,13 @@ impl Helpdesk {
             closed_at: None,
             merged_into: None,
             merged_from: Vec::new(),
+            participants: meta
+                .participants
+                .iter()
+                .take(helpdesk_domain::ticket::PARTICIPANTS_MAX)
+                .cloned()
+                .collect(),
+            reply_to: meta.reply_to.clone(),
             reopen_count: 0,
             message_count: 1,
             version: 1,
@@ -967,6 +979,22 @@ impl Helpdesk {
         let now = self.clock.now();
         let mut next = ticket.clone();
         let mut changes = Vec::new();
+        for p in &meta.participants {
+            if next.participants.len() >= helpdesk_domain::ticket::PARTICIPANTS_MAX {
+                break;
+            }
+            if *p != next.customer.email {
+                next.participants.insert(p.clone());
+            }
+        }
+        if meta.email_message_id.is_some()
+            && meta
+                .author
+                .as_ref()
+                .is_some_and(|a| a.id == next.customer.email.as_str())
+        {
+            next.reply_to = meta.reply_to.clone();
+        }
         match kind {
             MessageKind::PublicReply => next.record_public_reply(now),
             MessageKind::InternalNote => next.updated_at = now,

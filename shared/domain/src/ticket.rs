@@ -160,6 +160,13 @@ pub struct Ticket {
     pub merged_into: Option<TicketId>,
     #[serde(default)]
     pub merged_from: Vec<TicketId>,
+    /// People copied on the ticket's e-mail (Cc, other recipients): they get public replies and
+    /// may thread by subject token, like the customer.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub participants: BTreeSet<EmailAddress>,
+    /// Where e-mail to the customer goes when their latest e-mail asked for it (Reply-To).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<EmailAddress>,
     #[serde(default)]
     pub reopen_count: u32,
     #[serde(default)]
@@ -172,6 +179,8 @@ pub const SUBJECT_MAX: usize = 300;
 pub const TAG_MAX: usize = 40;
 pub const TAGS_MAX: usize = 30;
 pub const CATEGORY_MAX: usize = 80;
+/// People copied on one ticket, at most (more are ignored: mail to 200 people is a newsletter).
+pub const PARTICIPANTS_MAX: usize = 20;
 
 /// Parses a subject: trimmed, non-empty, bounded.
 pub fn parse_subject(raw: &str) -> Result<String, DomainError> {
@@ -429,6 +438,8 @@ pub(crate) mod tests {
             closed_at: None,
             merged_into: None,
             merged_from: vec![],
+            participants: BTreeSet::new(),
+            reply_to: None,
             reopen_count: 0,
             message_count: 1,
             version: 1,

@@ -1037,6 +1037,10 @@ pub(crate) async fn detail_page(
                             h2 { "Customer" }
                             (view::customer_cell(t))
                             @if view_data.customer_bouncing { p { span.badge.mail-failed { "E-mail to this address bounces" } } }
+                            @if let Some(r) = &t.reply_to { p.muted { "Replies go to " (r) " (their Reply-To)" } }
+                            @if !t.participants.is_empty() {
+                                p.muted { "Copied on replies: " (t.participants.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")) }
+                            }
                             p { span class={"badge tier-" (t.customer.tier.as_str())} { (view::label(t.customer.tier.as_str())) " tier" }
                                 @if t.customer.business_owner { " " span.badge.owner { "Business owner" } } }
                         }
