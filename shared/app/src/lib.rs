@@ -4,6 +4,7 @@
 //! [`ports`], and the HTTP layer calls the functions of [`Helpdesk`].
 
 pub mod alerts;
+pub mod classify;
 pub mod directory;
 pub mod error;
 pub mod inbound;
@@ -29,6 +30,11 @@ pub struct Helpdesk {
     pub(crate) ids: Arc<dyn IdGen>,
     /// Outbound e-mail; off (`None`) until [`Helpdesk::with_mail`].
     pub(crate) mail: Option<Arc<outbound::MailSettings>>,
+    /// Ticket categorisation; off (`None`) until [`Helpdesk::with_classifier`] or
+    /// [`Helpdesk::with_model_store`].
+    pub(crate) classifier: Option<Arc<dyn ports::Classifier>>,
+    /// Where trained models are stored; training is off without it.
+    pub(crate) model_store: Option<Arc<dyn inbound::BlobStore>>,
 }
 
 impl Helpdesk {
@@ -38,6 +44,8 @@ impl Helpdesk {
             clock,
             ids,
             mail: None,
+            classifier: None,
+            model_store: None,
         }
     }
 

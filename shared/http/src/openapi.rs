@@ -20,6 +20,8 @@ use crate::routes;
         routes::sla::get_policy,
         routes::sla::put_policy,
         routes::inbound::list,
+        routes::classifier::get_info,
+        routes::classifier::train,
         routes::tickets::create,
         routes::tickets::list,
         routes::tickets::get_one,
@@ -60,6 +62,7 @@ use crate::routes;
         (name = "customers"),
         (name = "sla", description = "Service levels: policy, clocks, alerts"),
         (name = "email", description = "Inbound e-mail: quarantine"),
+        (name = "classifier", description = "Ticket categorisation: the model trained from agents' category decisions"),
         (name = "templates", description = "Response templates with personalisation tokens; auto_ack acknowledges new e-mail tickets"),
         (name = "system")
     )

@@ -1,3 +1,4 @@
+pub(crate) mod classifier;
 pub(crate) mod directory;
 pub(crate) mod inbound;
 pub(crate) mod sla;
@@ -65,6 +66,8 @@ pub fn router(state: AppState) -> Router {
         .route("/stats/dashboard", get(dashboard))
         .route("/sla/policy", get(sla::get_policy).put(sla::put_policy))
         .route("/quarantine", get(inbound::list))
+        .route("/classifier", get(classifier::get_info))
+        .route("/classifier/train", post(classifier::train))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found);
     Router::new()
