@@ -344,6 +344,17 @@ fn fit<T: AsRef<str>, L: AsRef<str>>(
             active.extend((0..k).filter(|&kk| z[kk].abs() > 1e-4));
             for &(f, x) in feats {
                 let base = f as usize * k;
+                if active.len() == k {
+                    // Every class: the plain loop vectorises (same arithmetic, same result).
+                    let row = &mut w[base..base + k];
+                    let acc = &mut g2[base..base + k];
+                    for ((wk, ak), &g) in row.iter_mut().zip(acc.iter_mut()).zip(z.iter()) {
+                        let grad = g * x + l2 * *wk;
+                        *ak += grad * grad;
+                        *wk -= lr * grad / (ak.sqrt() + 1e-6);
+                    }
+                    continue;
+                }
                 for &kk in &active {
                     let (wk, ak) = (&mut w[base + kk], &mut g2[base + kk]);
                     let grad = z[kk] * x + l2 * *wk;
