@@ -45,6 +45,18 @@ async fn main() -> Result<(), lambda_http::Error> {
     {
         helpdesk = helpdesk.with_inbound(inbound);
     }
+    // Classifier models live in S3 (`classifier/models/` in CLASSIFIER_BUCKET), the pointer to
+    // the current one in the table; without the bucket categorisation stays off.
+    if let Some(bucket) = std::env::var("CLASSIFIER_BUCKET")
+        .ok()
+        .filter(|b| !b.is_empty())
+    {
+        let blobs = helpdesk_adapters::aws::S3BlobStore::new(
+            helpdesk_adapters::aws::s3::client_from(&config),
+            bucket,
+        );
+        helpdesk = helpdesk.with_model_store(Arc::new(blobs));
+    }
     lambda_http::run(helpdesk_api::app(helpdesk, console_sso()?)).await
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub mod bench;
+pub mod eval;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -62,12 +63,17 @@ pub fn open_helpdesk(data_dir: &Path) -> anyhow::Result<(Helpdesk, AuthConfig, b
     let first_start = !db.exists();
     let table = SqliteTable::open(&db)?;
     let key = keyfile::load_or_create_secret(&jwt_key_path(data_dir))?;
+    // Classifier models are blobs in the data directory (`classifier/models/`), the pointer to
+    // the current one an item in the database.
     let helpdesk = Helpdesk::new(
         Arc::new(table),
         Arc::new(SystemClock),
         Arc::new(UlidGen::default()),
     )
     .with_blobs(Arc::new(
+        helpdesk_adapters::local::blobs::FileBlobStore::new(data_dir),
+    ))
+    .with_model_store(Arc::new(
         helpdesk_adapters::local::blobs::FileBlobStore::new(data_dir),
     ));
     Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start))
@@ -167,6 +173,45 @@ fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
     });
 }
 
+/// How often `serve` retrains the classifier; it trains only when agents categorised tickets
+/// since the current model (the first check runs at start).
+pub const RETRAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Scheduled retraining of the classifier, beside the sweeper. A failure is logged; the next
+/// run tries again (the examples stay stored).
+fn spawn_retrainer(helpdesk: Helpdesk) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RETRAIN_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            match helpdesk.retrain_classifier_if_needed().await {
+                Ok(Some(info)) => tracing::info!(
+                    model = %info.model,
+                    examples = info.examples,
+                    holdout_accuracy = info.holdout_accuracy,
+                    "classifier retrained"
+                ),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "classifier retraining failed; the next run tries again")
+                }
+            }
+        }
+    });
+}
+
+/// `helpdesk train-classifier`: trains from the labelled tickets in the data directory.
+pub async fn train_classifier(
+    data_dir: &Path,
+) -> anyhow::Result<helpdesk_app::classify::ModelInfo> {
+    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    let actor = helpdesk_domain::Actor::System {
+        job: "train-classifier".into(),
+    };
+    Ok(helpdesk.train_classifier(&actor).await?)
+}
+
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let (helpdesk, auth, first_start) = open_helpdesk(&config.data_dir)?;
@@ -175,6 +220,7 @@ impl Application {
             .with_inbound(inbound_config(&config.data_dir, &config.mail_domain)?);
         let listener = TcpListener::bind(config.listen).await?;
         spawn_sweeper(helpdesk.clone(), config.data_dir.clone());
+        spawn_retrainer(helpdesk.clone());
         let smtp_addr = match config.smtp {
             Some(addr) => {
                 let smtp = std::net::TcpListener::bind(addr)?;

@@ -12,6 +12,8 @@
 //! | department        | `DEPT#{id}`      | `#DEPT`      | gsi1 `DEPTS` / `{id}`                              |
 //! | customer          | `CU#{email}`     | `#CUSTOMER`  | gsi1 `CUSTOMERS` / `{email}`, gsi2 `PUID#{platform id}` / `#` |
 //! | counter           | `CTR#{name}`     | `CTR`        | —                                                  |
+//! | training example  | `T#{id}`         | `#CLEX`      | gsi1 `CLEX` / `{time}#{ticket id}`                 |
+//! | classifier model  | `CLMODEL`        | `#CURRENT`   | — (pointer to the model blob; version = model version) |
 
 use crate::ports::{Index, Item, Key};
 use crate::AppError;
@@ -230,6 +232,29 @@ pub fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, AppError> {
             std::io::Error::other(format!("{}/{}: {e}", item.key.pk, item.key.sk)),
         )
     })
+}
+
+/// Ticket categorisation: one labelled example per ticket (a correction replaces it), listed
+/// oldest first through gsi1; and the pointer to the current model's blob.
+pub const TRAINING_EXAMPLE_SK: &str = "#CLEX";
+pub const TRAINING_EXAMPLES_PARTITION: &str = "CLEX";
+
+pub fn training_example_key(id: &TicketId) -> Key {
+    Key::new(ticket_pk(id), TRAINING_EXAMPLE_SK)
+}
+
+pub fn training_example_item(e: &crate::classify::TrainingExample) -> Result<Item, AppError> {
+    Ok(
+        Item::new(training_example_key(&e.ticket_id), 1, to_doc(e)?).with_index(
+            Index::Gsi1,
+            TRAINING_EXAMPLES_PARTITION,
+            format!("{}#{}", time_key(&e.at), e.ticket_id),
+        ),
+    )
+}
+
+pub fn classifier_model_key() -> Key {
+    Key::new("CLMODEL", "#CURRENT")
 }
 
 /// A pointer item (ticket number, idempotency key): its document names one ticket.

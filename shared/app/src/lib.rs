@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod attachments;
+pub mod classify;
 pub mod directory;
 pub mod error;
 pub mod inbound;
@@ -35,6 +36,11 @@ pub struct Helpdesk {
     pub(crate) blobs: Option<Arc<dyn inbound::BlobStore>>,
     /// Inbound mail settings, for reprocessing quarantined mail from the API.
     pub(crate) inbound: Option<Arc<inbound::InboundConfig>>,
+    /// Ticket categorisation; off (`None`) until [`Helpdesk::with_classifier`] or
+    /// [`Helpdesk::with_model_store`].
+    pub(crate) classifier: Option<Arc<dyn ports::Classifier>>,
+    /// Where trained models are stored; training is off without it.
+    pub(crate) model_store: Option<Arc<dyn inbound::BlobStore>>,
 }
 
 impl Helpdesk {
@@ -46,6 +52,8 @@ impl Helpdesk {
             mail: None,
             blobs: None,
             inbound: None,
+            classifier: None,
+            model_store: None,
         }
     }
 

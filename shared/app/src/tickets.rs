@@ -916,6 +916,8 @@ impl Helpdesk {
             condition: Condition::NotExists,
         }];
         ops.extend(extra);
+        // An agent's category decision is a labelled example for the classifier.
+        ops.extend(self.training_example_write(actor, &next, &changes).await?);
         self.commit(ticket, &mut next, ops, guards, None).await?;
         *ticket = next;
         Ok(changes)

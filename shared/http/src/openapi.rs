@@ -23,6 +23,8 @@ use crate::routes;
         routes::inbound::reprocess,
         routes::attachments::download,
         routes::attachments::move_message,
+        routes::classifier::get_info,
+        routes::classifier::train,
         routes::tickets::create,
         routes::tickets::list,
         routes::tickets::get_one,
@@ -63,6 +65,7 @@ use crate::routes;
         (name = "customers"),
         (name = "sla", description = "Service levels: policy, clocks, alerts"),
         (name = "email", description = "Inbound e-mail: quarantine and reprocessing"),
+        (name = "classifier", description = "Ticket categorisation: the model trained from agents' category decisions"),
         (name = "templates", description = "Response templates with personalisation tokens; auto_ack acknowledges new e-mail tickets"),
         (name = "system")
     )

@@ -1,4 +1,5 @@
 pub(crate) mod attachments;
+pub(crate) mod classifier;
 pub(crate) mod directory;
 pub(crate) mod inbound;
 pub(crate) mod sla;
@@ -80,6 +81,8 @@ pub fn router(state: AppState) -> Router {
         .route("/sla/policy", get(sla::get_policy).put(sla::put_policy))
         .route("/quarantine", get(inbound::list))
         .route("/quarantine/{id}/reprocess", post(inbound::reprocess))
+        .route("/classifier", get(classifier::get_info))
+        .route("/classifier/train", post(classifier::train))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found);
     Router::new()
