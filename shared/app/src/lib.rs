@@ -4,7 +4,9 @@
 //! [`ports`], and the HTTP layer calls the functions of [`Helpdesk`].
 
 pub mod alerts;
+pub mod automations;
 pub mod directory;
+pub mod due;
 pub mod error;
 pub mod inbound;
 pub mod keys;
@@ -29,6 +31,8 @@ pub struct Helpdesk {
     pub(crate) ids: Arc<dyn IdGen>,
     /// Outbound e-mail; off (`None`) until [`Helpdesk::with_mail`].
     pub(crate) mail: Option<Arc<outbound::MailSettings>>,
+    /// Signed public links (surveys, unsubscribe); off until [`Helpdesk::with_automation`].
+    pub(crate) automation: Option<Arc<automations::AutomationConfig>>,
 }
 
 impl Helpdesk {
@@ -38,6 +42,7 @@ impl Helpdesk {
             clock,
             ids,
             mail: None,
+            automation: None,
         }
     }
 
