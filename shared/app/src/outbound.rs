@@ -103,6 +103,19 @@ pub enum OutboundKind {
     StatusUpdate,
 }
 
+impl OutboundKind {
+    /// For people (the console).
+    pub fn label(&self) -> &'static str {
+        match self {
+            OutboundKind::Reply => "Reply",
+            OutboundKind::AutoAck => "Acknowledgement",
+            OutboundKind::Survey => "Satisfaction survey",
+            OutboundKind::FollowUp => "Follow-up",
+            OutboundKind::StatusUpdate => "Status update",
+        }
+    }
+}
+
 /// The part of the customer's message a reply quotes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quote {
