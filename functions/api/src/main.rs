@@ -33,6 +33,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     {
         helpdesk = helpdesk.with_mail(mail);
     }
+    // Public survey and unsubscribe pages verify their signed links with this.
+    if let Some(links) =
+        helpdesk_app::automations::AutomationConfig::from_env(|k| std::env::var(k).ok())?
+    {
+        helpdesk = helpdesk.with_automation(links);
+    }
     lambda_http::run(helpdesk_api::app(helpdesk, console_sso()?)).await
 }
 

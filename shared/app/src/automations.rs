@@ -170,6 +170,35 @@ pub struct AutomationConfig {
     pub public_url: String,
 }
 
+impl AutomationConfig {
+    /// From the environment of the AWS functions: the key is `HELPDESK_THREAD_KEY` (the mail
+    /// threading secret; links use keys derived from it per purpose), the base URL
+    /// `HELPDESK_PUBLIC_URL` (only the sweeper, which writes the links, needs it). `None`
+    /// without a key: surveys are then not sent and links not accepted.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
+        let Some(key) = get("HELPDESK_THREAD_KEY").filter(|k| !k.is_empty()) else {
+            return Ok(None);
+        };
+        if key.len() < 32 {
+            return Err("HELPDESK_THREAD_KEY must be at least 32 characters".into());
+        }
+        let public_url = get("HELPDESK_PUBLIC_URL")
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        if !public_url.is_empty()
+            && !(public_url.starts_with("https://") || public_url.starts_with("http://"))
+        {
+            return Err(format!(
+                "HELPDESK_PUBLIC_URL must be an http(s) URL, not {public_url:?}"
+            ));
+        }
+        Ok(Some(Self {
+            link_secret: key.into_bytes(),
+            public_url,
+        }))
+    }
+}
+
 impl std::fmt::Debug for AutomationConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AutomationConfig")
@@ -1039,7 +1068,12 @@ impl Helpdesk {
                     Some("CSAT surveys are turned off")
                 } else if open || !same_resolution {
                     Some("the ticket was reopened")
-                } else if self.mail.is_none() || self.automation.is_none() {
+                } else if self.mail.is_none()
+                    || self
+                        .automation
+                        .as_ref()
+                        .is_none_or(|c| c.public_url.is_empty())
+                {
                     Some("outbound mail or public links are not configured")
                 } else {
                     self.mail_block_reason(&ticket.customer.email).await?
