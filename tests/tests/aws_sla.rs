@@ -429,7 +429,7 @@ async fn the_sweeper_runs_scheduled_jobs_once_on_dynamodb() {
         .expect("resolve");
     assert_eq!(resolved.status, helpdesk_domain::Status::Resolved);
     let sink = SnsAlertSink::new(sns.clone(), &topic_arn);
-    let mut run = |at: DateTime<Utc>| {
+    let run = |at: DateTime<Utc>| {
         let mut scheduled = event_json("sla-sweeper-scheduled.json");
         scheduled["time"] = json!(at.to_rfc3339());
         clock.set(at + Duration::seconds(5));

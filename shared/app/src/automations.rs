@@ -185,9 +185,8 @@ impl AutomationConfig {
         let public_url = get("HELPDESK_PUBLIC_URL")
             .map(|u| u.trim().trim_end_matches('/').to_string())
             .unwrap_or_default();
-        if !public_url.is_empty()
-            && !(public_url.starts_with("https://") || public_url.starts_with("http://"))
-        {
+        let web = public_url.starts_with("https://") || public_url.starts_with("http://");
+        if !public_url.is_empty() && !web {
             return Err(format!(
                 "HELPDESK_PUBLIC_URL must be an http(s) URL, not {public_url:?}"
             ));
