@@ -1,6 +1,7 @@
 //! The agent console: server-rendered pages under `/app`, forms that work without JavaScript,
 //! a small vendored script (htmx) and `app.js` for selection and the board.
 
+mod automations;
 mod pages;
 pub mod session;
 pub mod view;
@@ -31,6 +32,18 @@ pub fn router() -> Router<AppState> {
         .route("/app/tickets/{ticket}/merge", post(pages::merge))
         .route("/app/tickets/{ticket}/move", post(pages::move_card))
         .route("/app/board", get(pages::board))
+        .route(
+            "/app/tickets/{ticket}/follow-ups",
+            post(automations::add_follow_up),
+        )
+        .route(
+            "/app/tickets/{ticket}/follow-ups/{id}/cancel",
+            post(automations::cancel_follow_up),
+        )
+        .route(
+            "/app/automations",
+            get(automations::settings_page).post(automations::save_settings),
+        )
         .route(
             "/app/static/app.css",
             get(|| async {

@@ -18,9 +18,9 @@ use helpdesk_domain::{
 };
 use maud::{html, Markup};
 
-type FormData = Vec<(String, String)>;
+pub(super) type FormData = Vec<(String, String)>;
 
-fn field<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -43,7 +43,7 @@ fn non_empty<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
 }
 
 /// Every console page goes out with headers that keep it from being framed or sniffed.
-fn render(status: StatusCode, markup: Markup) -> Response {
+pub(super) fn render(status: StatusCode, markup: Markup) -> Response {
     (
         status,
         [
@@ -59,7 +59,12 @@ fn render(status: StatusCode, markup: Markup) -> Response {
         .into_response()
 }
 
-fn page<'a>(user: &'a ConsoleUser, email: &'a str, title: &'a str, active: &'a str) -> Page<'a> {
+pub(super) fn page<'a>(
+    user: &'a ConsoleUser,
+    email: &'a str,
+    title: &'a str,
+    active: &'a str,
+) -> Page<'a> {
     Page {
         title,
         user: Some(email),
@@ -68,7 +73,7 @@ fn page<'a>(user: &'a ConsoleUser, email: &'a str, title: &'a str, active: &'a s
     }
 }
 
-fn check_csrf(
+pub(super) fn check_csrf(
     state: &AppState,
     user: &ConsoleUser,
     form: &FormData,
@@ -92,7 +97,7 @@ fn check_csrf(
     }
 }
 
-fn app_error_page(user: &ConsoleUser, e: AppError) -> Response {
+pub(super) fn app_error_page(user: &ConsoleUser, e: AppError) -> Response {
     let email = user.email();
     let p = page(user, &email, "Error", "");
     match e {
@@ -968,6 +973,7 @@ async fn detail_page(
         Err(e) => return app_error_page(user, e),
     };
     let (agents, departments) = directory(state, &user.actor).await;
+    let jobs = super::automations::ticket_jobs(state, user, reference).await;
     let t = &view_data.ticket;
     let email = user.email();
     let title = format!("{} {}", t.number, t.subject);
@@ -1065,6 +1071,7 @@ async fn detail_page(
                                 }
                             }
                         }
+                        (super::automations::ticket_panel(&view_data, &jobs, &base, &user.csrf))
                         form.stack method="post" action={(base) "/update"} {
                             h2 { "Properties" }
                             (csrf_field(&user.csrf))
@@ -1138,7 +1145,7 @@ pub async fn ticket_detail(
 }
 
 /// After a write, either go back to the ticket (PRG) or show why it failed on the same page.
-async fn after_write(
+pub(super) async fn after_write(
     state: &AppState,
     user: &ConsoleUser,
     reference: &str,
