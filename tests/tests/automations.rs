@@ -654,4 +654,23 @@ async fn sla_pages_go_to_the_sms_outbox_once() {
     let text = lines[0]["text"].as_str().expect("text");
     assert!(text.starts_with("HD-1 BREACH first response"), "{text}");
     assert!(text.len() <= 160);
+    // The team is also e-mailed, from the escalation templates, once per alert and person:
+    // the supervisor (the alert pages leads) for the breach; the warning pages nobody.
+    let all = mails(&app);
+    let breach = with_subject(&all, "SLA breached on HD-1");
+    assert_eq!(
+        breach.len(),
+        1,
+        "{:?}",
+        all.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    assert_eq!(breach[0].to[0].address, "sue@example.com");
+    assert!(
+        breach[0]
+            .text
+            .contains("the first response target was missed"),
+        "{}",
+        breach[0].text
+    );
+    assert!(with_subject(&all, "SLA warning").is_empty());
 }

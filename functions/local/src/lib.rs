@@ -74,7 +74,18 @@ pub async fn sweep_once(
     data_dir: &Path,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<helpdesk_app::sla::SweepReport> {
+    sweep_once_with(data_dir, DEFAULT_MAIL_DOMAIN, now).await
+}
+
+/// [`sweep_once`] for a data directory whose support address is in `mail_domain` (alert
+/// e-mails to the team go out as `support@{mail_domain}`).
+pub async fn sweep_once_with(
+    data_dir: &Path,
+    mail_domain: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<helpdesk_app::sla::SweepReport> {
     let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    let helpdesk = helpdesk.with_mail(mail_settings(data_dir, mail_domain)?);
     let sink = LocalAlertSink::new(helpdesk.clone(), data_dir);
     Ok(helpdesk.sweep_sla(now, &sink).await?)
 }

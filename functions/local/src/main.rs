@@ -234,7 +234,7 @@ async fn main() -> anyhow::Result<()> {
                     .with_timezone(&chrono::Utc),
                 None => chrono::Utc::now(),
             };
-            let report = helpdesk::sweep_once(&data.data, now).await?;
+            let report = helpdesk::sweep_once_with(&data.data, &mail_domain, now).await?;
             for alert in &report.alerts {
                 println!("{}", serde_json::to_string(alert)?);
             }

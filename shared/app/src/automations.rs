@@ -1615,6 +1615,177 @@ impl Helpdesk {
     }
 }
 
+pub const DEFAULT_SLA_WARNING_SUBJECT: &str =
+    "SLA warning on {{ticket.number}}: {{ticket.subject}}";
+pub const DEFAULT_SLA_BREACH_SUBJECT: &str =
+    "SLA breached on {{ticket.number}}: {{ticket.subject}}";
+pub const DEFAULT_SLA_BODY: &str =
+    "Hello {{agent.first_name}},\n\nticket {{ticket.number}} ({{ticket.subject}}) needs attention.";
+/// Escalation templates (overridable per locale like any template; rendered in `en` unless the
+/// recipient's first language has a translation).
+pub const SLA_WARNING_TEMPLATE: &str = "sla_warning";
+pub const SLA_BREACH_TEMPLATE: &str = "sla_breach";
+
+impl Helpdesk {
+    /// E-mails an SLA warning or breach to the assignee and, when the alert pages, to every
+    /// supervisor and admin, from the `sla_warning` / `sla_breach` templates. One mail per
+    /// alert: its id comes from the alert, so a retried alert queues nothing twice. Best effort:
+    /// a failure is logged (the alert itself went out through the sink).
+    pub(crate) async fn queue_alert_mail(&self, alert: &crate::sla::SlaAlert) {
+        if let Err(e) = self.try_queue_alert_mail(alert).await {
+            tracing::warn!(error = %e, ticket = %alert.number, "SLA alert e-mail not queued");
+        }
+    }
+
+    async fn try_queue_alert_mail(&self, alert: &crate::sla::SlaAlert) -> Result<(), AppError> {
+        let Some(mail) = self.mail.clone() else {
+            return Ok(());
+        };
+        let Some(ticket) = self.load_ticket(&alert.ticket_id).await? else {
+            return Ok(());
+        };
+        let mut people: Vec<helpdesk_domain::Agent> = Vec::new();
+        let mut q = Query::partition(Some(Index::Gsi1), keys::AGENTS_PARTITION).limit(200);
+        loop {
+            let page = self
+                .table
+                .query(&q)
+                .await
+                .map_err(AppError::storage("listing agents for an SLA e-mail"))?;
+            for item in &page.items {
+                let a: helpdesk_domain::Agent = from_item(item)?;
+                let lead = matches!(
+                    a.role,
+                    helpdesk_domain::Role::Supervisor | helpdesk_domain::Role::Admin
+                );
+                if alert.assignee.as_ref() == Some(&a.email) || (alert.page_supervisors && lead) {
+                    people.push(a);
+                }
+            }
+            match page.cursor {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        let breach = alert.percent.is_none();
+        let (name, default_subject) = if breach {
+            (SLA_BREACH_TEMPLATE, DEFAULT_SLA_BREACH_SUBJECT)
+        } else {
+            (SLA_WARNING_TEMPLATE, DEFAULT_SLA_WARNING_SUBJECT)
+        };
+        let what = match alert.percent {
+            Some(p) => format!(
+                "{p}% of the {} target reached",
+                alert.clock.to_string().replace('_', " ")
+            ),
+            None => format!(
+                "the {} target was missed",
+                alert.clock.to_string().replace('_', " ")
+            ),
+        };
+        let facts = format!(
+            "{}: {what} at {} UTC (priority {}{}).",
+            alert.number,
+            alert.at.format("%Y-%m-%d %H:%M"),
+            alert.priority,
+            if alert.business_owner {
+                ", business owner"
+            } else {
+                ""
+            }
+        );
+        let link = self
+            .automation
+            .as_ref()
+            .filter(|c| !c.public_url.is_empty())
+            .map(|c| format!("{}/app/tickets/{}", c.public_url, alert.number));
+        let now = self.clock.now();
+        for (i, agent) in people.iter().enumerate() {
+            let template = self
+                .find_template(
+                    name,
+                    agent
+                        .languages
+                        .iter()
+                        .next()
+                        .map(String::as_str)
+                        .unwrap_or("en"),
+                )
+                .await?;
+            let (subject_src, body_src) = match &template {
+                Some(t) => (
+                    t.subject.clone().unwrap_or_else(|| default_subject.into()),
+                    t.body.clone(),
+                ),
+                None => (default_subject.to_string(), DEFAULT_SLA_BODY.to_string()),
+            };
+            let values = TemplateValues::new(
+                ticket.customer.name.as_deref(),
+                ticket.customer.email.as_str(),
+                &ticket.number.to_string(),
+                &ticket.subject,
+                &agent.name,
+            );
+            let parse = |src: &str| {
+                Template::parse(src).map_err(|e| AppError::internal("parsing a stored template", e))
+            };
+            let (s, b) = (parse(&subject_src)?, parse(&body_src)?);
+            let subject: String = s
+                .render_text(&values)
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            let mut text = b.render_text(&values);
+            let mut html = b.render_html(&values);
+            text.push_str(&format!("\n\n{facts}\n"));
+            html.push_str(&format!(
+                "<p><strong>{}</strong></p>\n",
+                escape_html(&facts)
+            ));
+            if let Some(l) = &link {
+                text.push_str(&format!("{l}\n"));
+                html.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>\n", escape_html(l)));
+            }
+            // The alert's identity (and the recipient) name the mail: re-queueing is a no-op.
+            let digest = sha2::Digest::finalize(sha2::Digest::chain_update(
+                <Sha256 as sha2::Digest>::new(),
+                format!("{}|{i}|{}", crate::alerts::alert_ref(alert), agent.email).as_bytes(),
+            ));
+            let id = format!(
+                "sla-{}",
+                digest
+                    .iter()
+                    .take(12)
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            );
+            let to = vec![helpdesk_mail::Mailbox::new(
+                agent.email.to_string(),
+                Some(agent.name.as_str()),
+            )];
+            let (id, ops) = self.queue_mail_to(
+                &mail,
+                &ticket,
+                OutboundKind::SlaAlert,
+                id,
+                to,
+                subject,
+                text,
+                html,
+                now,
+            )?;
+            match self.table.transact(ops).await {
+                Ok(()) => {
+                    self.deliver_after_commit(&ticket.id, &id).await;
+                }
+                Err(TableError::TransactionCancelled { .. }) => {} // queued before
+                Err(e) => return Err(AppError::storage("queueing an SLA e-mail")(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
 fn unavailable(e: TableError) -> SurveyError {
     tracing::error!(error = %e, "storage error on a public survey page");
     SurveyError::Unavailable

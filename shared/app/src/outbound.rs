@@ -101,6 +101,8 @@ pub enum OutboundKind {
     FollowUp,
     /// A status change told to the customer.
     StatusUpdate,
+    /// An SLA warning or breach told to the assignee and the team leads.
+    SlaAlert,
 }
 
 impl OutboundKind {
@@ -112,6 +114,7 @@ impl OutboundKind {
             OutboundKind::Survey => "Satisfaction survey",
             OutboundKind::FollowUp => "Follow-up",
             OutboundKind::StatusUpdate => "Status update",
+            OutboundKind::SlaAlert => "SLA alert (to the team)",
         }
     }
 }
@@ -658,13 +661,32 @@ impl Helpdesk {
         settings: &MailSettings,
         ticket: &Ticket,
         kind: OutboundKind,
+        subject: String,
+        text: String,
+        html: String,
+        now: Timestamp,
+    ) -> Result<(String, Vec<WriteOp>), AppError> {
+        let id = self.ids.ulid().to_string();
+        let to = vec![Self::customer_mailbox(ticket)];
+        self.queue_mail_to(settings, ticket, kind, id, to, subject, text, html, now)
+    }
+
+    /// [`Helpdesk::queue_automated_mail`] with a chosen id (idempotent re-queueing) and
+    /// recipients.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn queue_mail_to(
+        &self,
+        settings: &MailSettings,
+        ticket: &Ticket,
+        kind: OutboundKind,
+        id: String,
+        to: Vec<Mailbox>,
         mut subject: String,
         text: String,
         html: String,
         now: Timestamp,
     ) -> Result<(String, Vec<WriteOp>), AppError> {
         with_token(&mut subject, ticket);
-        let id = self.ids.ulid().to_string();
         let message_id = bare_id(&settings.signer.message_id_for(&ticket.id.to_string(), &id));
         let mail = OutboundMail {
             id: id.clone(),
@@ -679,7 +701,7 @@ impl Helpdesk {
             provider_id: None,
             created_at: now,
             from: settings.from.clone(),
-            to: vec![Self::customer_mailbox(ticket)],
+            to,
             reply_to: Some(Self::reply_to_for(settings, ticket)),
             subject,
             text,

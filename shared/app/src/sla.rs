@@ -390,6 +390,8 @@ impl Helpdesk {
                     undelivered = true;
                     continue;
                 }
+                // The e-mail to the assignee (and leads) rides on the same once-only claim.
+                self.queue_alert_mail(&alert).await;
                 out.push(alert);
             }
         }
