@@ -358,3 +358,106 @@ async fn scheduler_to_sns_to_sms_pages_once_within_the_limit() {
     assert_eq!(s.pages[0].sent, vec![sam], "{s:?}");
     assert_eq!(texts_to(&url, &on_call).await.len(), 3);
 }
+
+/// Scheduled jobs on DynamoDB through the sweeper's handler: a resolved ticket is closed by
+/// auto-close exactly once, at the scheduler's time, however often the minute is replayed.
+#[tokio::test]
+async fn the_sweeper_runs_scheduled_jobs_once_on_dynamodb() {
+    let Some(url) = moto_url() else { return };
+    let dynamo = connect_local(&url);
+    let table_name = format!("aws-jobs-{}", unique());
+    create_table(&dynamo, &table_name)
+        .await
+        .expect("create table");
+    let sns = helpdesk_adapters::aws::sns::connect_local(&url);
+    let topic_arn = sns
+        .create_topic()
+        .name(format!("sla-alerts-{}", unique()))
+        .send()
+        .await
+        .expect("create topic")
+        .topic_arn()
+        .expect("topic ARN")
+        .to_string();
+    let t0 = Utc::now().trunc_subsecs(0);
+    let clock = Arc::new(FixedClock(Mutex::new(t0)));
+    let h = Helpdesk::new(
+        Arc::new(DynamoTable::new(dynamo, &table_name)),
+        clock.clone(),
+        Arc::new(UlidGen::default()),
+    );
+    let settings: helpdesk_app::automations::AutomationSettings =
+        serde_json::from_value(json!({ "auto_close": { "enabled": true, "after_days": 2 } }))
+            .expect("settings");
+    h.put_automation_settings(&admin(), settings, Some(0))
+        .await
+        .expect("settings");
+    let (ticket, _) = h
+        .create_ticket(
+            &admin(),
+            NewTicket {
+                subject: "Thanks, all good".into(),
+                body: "Works now.".into(),
+                channel: None,
+                priority: None,
+                category: None,
+                customer: Some(CustomerRef {
+                    email: EmailAddress::parse("lee@example.com").expect("e"),
+                    name: None,
+                    platform_user_id: None,
+                    locale: None,
+                }),
+                department: None,
+                assignee: None,
+                tags: vec![],
+            },
+            None,
+        )
+        .await
+        .expect("ticket");
+    let resolved = h
+        .update_ticket(
+            &admin(),
+            &ticket.id.to_string(),
+            helpdesk_app::tickets::UpdateTicket {
+                status: Some(helpdesk_domain::Status::Resolved),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .expect("resolve");
+    assert_eq!(resolved.status, helpdesk_domain::Status::Resolved);
+    let sink = SnsAlertSink::new(sns.clone(), &topic_arn);
+    let run = |at: DateTime<Utc>| {
+        let mut scheduled = event_json("sla-sweeper-scheduled.json");
+        scheduled["time"] = json!(at.to_rfc3339());
+        clock.set(at + Duration::seconds(5));
+        LambdaEvent::new(scheduled, Context::default())
+    };
+    let early = helpdesk_sla_sweeper::handle(&h, &sink, run(t0 + Duration::days(1)))
+        .await
+        .expect("sweep");
+    assert_eq!(early.jobs, 0);
+    let due = t0 + Duration::days(2) + Duration::minutes(1);
+    let first = helpdesk_sla_sweeper::handle(&h, &sink, run(due))
+        .await
+        .expect("sweep");
+    assert_eq!(first.jobs, 1, "{first:?}");
+    let again = helpdesk_sla_sweeper::handle(&h, &sink, run(due))
+        .await
+        .expect("sweep");
+    assert_eq!(again.jobs, 0, "a replayed minute runs nothing twice");
+    let view = h
+        .get_ticket(&admin(), &ticket.id.to_string())
+        .await
+        .expect("view");
+    assert_eq!(view.ticket.status, helpdesk_domain::Status::Closed);
+    assert_eq!(
+        view.audit
+            .iter()
+            .filter(|a| a.action == "auto_closed")
+            .count(),
+        1
+    );
+}

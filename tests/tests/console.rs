@@ -531,3 +531,90 @@ async fn email_messages_show_files_inline_images_folded_quotes_and_can_be_moved(
     let (_, dash, _) = admin.get("/app").await;
     assert!(dash.contains("href=\"/app/quarantine\""));
 }
+
+#[tokio::test]
+async fn automations_settings_and_follow_ups_on_the_console() {
+    let app = TestApp::spawn().await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.admin()).await;
+    let csrf = b.csrf().await;
+    let (status, html, _) = b.get("/app/automations").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Satisfaction survey (CSAT)"));
+    let resp = b
+        .post(
+            "/app/automations",
+            &[
+                ("_csrf", csrf.as_str()),
+                ("version", "0"),
+                ("csat_enabled", "on"),
+                ("csat_delay_minutes", "30"),
+                ("csat_link_valid_days", "14"),
+                ("follow_up_after_days", "3"),
+                ("auto_close_after_days", "7"),
+                ("status", "resolved"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let r = app.get("/api/v1/automation/settings", &app.admin()).await;
+    assert_eq!(r.body["csat"]["enabled"], true);
+    assert_eq!(r.body["csat"]["delay_minutes"], 30);
+    // A stale form is a 409 with the page again, nothing saved.
+    let resp = b
+        .post(
+            "/app/automations",
+            &[
+                ("_csrf", csrf.as_str()),
+                ("version", "0"),
+                ("csat_delay_minutes", "5"),
+                ("csat_link_valid_days", "14"),
+                ("follow_up_after_days", "3"),
+                ("auto_close_after_days", "7"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+
+    let t = app
+        .ticket_for(&app.admin(), "zoe@example.com", "Login loop")
+        .await;
+    let number = t["number"].as_str().expect("number").to_string();
+    let at = (chrono::Utc::now() + chrono::Duration::days(10))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let resp = b
+        .post(
+            &format!("/app/tickets/{number}/follow-ups"),
+            &[
+                ("_csrf", csrf.as_str()),
+                ("at", at.as_str()),
+                ("note", "Call <Zoe> back"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, html, _) = b.get(&format!("/app/tickets/{number}")).await;
+    assert!(html.contains("Follow-ups"));
+    assert!(html.contains("Call &lt;Zoe&gt; back"), "escaped note");
+    assert!(html.contains("/cancel"));
+    // Without the CSRF token nothing is scheduled.
+    let resp = b
+        .post(
+            &format!("/app/tickets/{number}/follow-ups"),
+            &[("at", at.as_str())],
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let jobs = app
+        .get(
+            &format!("/api/v1/tickets/{number}/follow-ups"),
+            &app.admin(),
+        )
+        .await;
+    assert_eq!(jobs.body.as_array().map(Vec::len), Some(1));
+}

@@ -57,6 +57,12 @@ async fn main() -> Result<(), lambda_http::Error> {
         );
         helpdesk = helpdesk.with_model_store(Arc::new(blobs));
     }
+    // Public survey and unsubscribe pages verify their signed links with this.
+    if let Some(links) =
+        helpdesk_app::automations::AutomationConfig::from_env(|k| std::env::var(k).ok())?
+    {
+        helpdesk = helpdesk.with_automation(links);
+    }
     lambda_http::run(helpdesk_api::app(helpdesk, console_sso()?)).await
 }
 

@@ -20,6 +20,8 @@ pub struct Config {
     pub smtp: Option<SocketAddr>,
     /// The support address's domain (signed Message-IDs, reply addresses, accepted recipients).
     pub mail_domain: String,
+    /// Base URL of the public pages in e-mail (survey, unsubscribe); default `http://{listen}`.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -30,6 +32,7 @@ impl Config {
             listen,
             smtp: None,
             mail_domain: DEFAULT_MAIL_DOMAIN.into(),
+            public_url: None,
         }
     }
 }
@@ -84,9 +87,117 @@ pub async fn sweep_once(
     data_dir: &Path,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<helpdesk_app::sla::SweepReport> {
+    sweep_once_with(data_dir, DEFAULT_MAIL_DOMAIN, now).await
+}
+
+/// [`sweep_once`] for a data directory whose support address is in `mail_domain` (alert
+/// e-mails to the team go out as `support@{mail_domain}`).
+pub async fn sweep_once_with(
+    data_dir: &Path,
+    mail_domain: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<helpdesk_app::sla::SweepReport> {
     let (helpdesk, _, _) = open_helpdesk(data_dir)?;
-    let sink = helpdesk_adapters::local::outbox::OutboxAlertSink::new(data_dir);
+    let helpdesk = helpdesk.with_mail(mail_settings(data_dir, mail_domain)?);
+    let sink = LocalAlertSink::new(helpdesk.clone(), data_dir);
     Ok(helpdesk.sweep_sla(now, &sink).await?)
+}
+
+/// A clock stopped at one instant: `sweep --now` runs everything (audit times, mail dates) as
+/// of the time it was given.
+struct FixedClock(chrono::DateTime<chrono::Utc>);
+
+impl helpdesk_app::Clock for FixedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0
+    }
+}
+
+/// Signed public links: the key is `DATA/keys/links.key` (made on first use), the base URL the
+/// public address of `serve`.
+pub fn automation_config(
+    data_dir: &Path,
+    public_url: &str,
+) -> anyhow::Result<helpdesk_app::automations::AutomationConfig> {
+    let secret = keyfile::load_or_create_secret(&data_dir.join("keys").join("links.key"))?;
+    let url = public_url.trim().trim_end_matches('/').to_string();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        anyhow::bail!("the public URL must be an http(s) URL, not {public_url:?}");
+    }
+    Ok(helpdesk_app::automations::AutomationConfig {
+        link_secret: secret,
+        public_url: url,
+    })
+}
+
+/// What `sweep` does besides SLA alerts: due scheduled jobs (surveys, follow-ups, auto-close,
+/// reminders), then the mail they queued, all as of `now`.
+#[derive(Debug, serde::Serialize)]
+pub struct AutomationsReport {
+    pub jobs: helpdesk_app::automations::JobSweepReport,
+    pub mail: helpdesk_app::outbound::MailSweepReport,
+}
+
+/// One sweep of scheduled jobs and queued mail at `now` (a fixed clock), into the outbox.
+pub async fn automations_once(
+    data_dir: &Path,
+    mail_domain: &str,
+    public_url: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<AutomationsReport> {
+    std::fs::create_dir_all(data_dir)?;
+    let table = SqliteTable::open(database_path(data_dir))?;
+    let helpdesk = Helpdesk::new(
+        Arc::new(table),
+        Arc::new(FixedClock(now)),
+        Arc::new(UlidGen::default()),
+    )
+    .with_mail(mail_settings(data_dir, mail_domain)?)
+    .with_automation(automation_config(data_dir, public_url)?);
+    let jobs = helpdesk.sweep_jobs(now).await?;
+    let sender = helpdesk_adapters::local::outbox::OutboxMailSender::new(data_dir);
+    let mail = helpdesk.deliver_pending_mail(now, &sender).await?;
+    Ok(AutomationsReport { jobs, mail })
+}
+
+/// The self-hosted binary's alert sink: pages the supervisors on call into
+/// `DATA/outbox/sms.jsonl` (the same claims, text and rate limit as `functions/sms-alerts` on
+/// AWS), then appends the alert to `DATA/outbox/alerts.jsonl`. Paging first: a failed page
+/// gives the alert back for the next sweep, and its claims keep a retry from paging twice.
+pub struct LocalAlertSink {
+    helpdesk: Helpdesk,
+    alerts: helpdesk_adapters::local::outbox::OutboxAlertSink,
+    sms: helpdesk_adapters::local::outbox::OutboxSmsSender,
+}
+
+impl LocalAlertSink {
+    pub fn new(helpdesk: Helpdesk, data_dir: &Path) -> Self {
+        Self {
+            helpdesk,
+            alerts: helpdesk_adapters::local::outbox::OutboxAlertSink::new(data_dir),
+            sms: helpdesk_adapters::local::outbox::OutboxSmsSender::new(data_dir),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl helpdesk_app::sla::AlertSink for LocalAlertSink {
+    async fn deliver(
+        &self,
+        alert: &helpdesk_app::sla::SlaAlert,
+    ) -> Result<(), helpdesk_app::sla::DeliveryError> {
+        let report = self
+            .helpdesk
+            .page_on_call(alert, &self.sms)
+            .await
+            .map_err(|e| helpdesk_app::sla::DeliveryError(e.to_string()))?;
+        if report.should_retry() {
+            return Err(helpdesk_app::sla::DeliveryError(
+                "the SMS outbox could not be written".into(),
+            ));
+        }
+        self.alerts.deliver(alert).await
+    }
 }
 
 /// Outbound mail of the self-hosted binary: `Support <support@{mail_domain}>`, signed with the
@@ -139,7 +250,7 @@ pub async fn deliver_mail_once(
 /// keep everything not yet done).
 fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
     tokio::spawn(async move {
-        let sink = helpdesk_adapters::local::outbox::OutboxAlertSink::new(&data_dir);
+        let sink = LocalAlertSink::new(helpdesk.clone(), &data_dir);
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -150,6 +261,18 @@ fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "SLA sweep failed; the next one catches up"),
+            }
+            match helpdesk.sweep_jobs(chrono::Utc::now()).await {
+                Ok(r) if r.examined > 0 => tracing::info!(
+                    done = r.done,
+                    cancelled = r.cancelled,
+                    errors = r.errors,
+                    "scheduled jobs sweep"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduled jobs sweep failed; the next one catches up")
+                }
             }
             if let Some(mail) = helpdesk.mail_settings() {
                 match helpdesk
@@ -219,6 +342,11 @@ impl Application {
             .with_mail(mail_settings(&config.data_dir, &config.mail_domain)?)
             .with_inbound(inbound_config(&config.data_dir, &config.mail_domain)?);
         let listener = TcpListener::bind(config.listen).await?;
+        let public_url = match &config.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        let helpdesk = helpdesk.with_automation(automation_config(&config.data_dir, &public_url)?);
         spawn_sweeper(helpdesk.clone(), config.data_dir.clone());
         spawn_retrainer(helpdesk.clone());
         let smtp_addr = match config.smtp {

@@ -34,6 +34,10 @@ enum Command {
         /// accepts only recipients in it.
         #[arg(long, env = "HELPDESK_MAIL_DOMAIN", default_value = helpdesk::DEFAULT_MAIL_DOMAIN)]
         mail_domain: String,
+        /// Base URL of the public pages linked from e-mail (CSAT survey, unsubscribe);
+        /// default `http://{listen}`.
+        #[arg(long, env = "HELPDESK_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Print a bearer token signed with this data directory's key.
     Token {
@@ -68,11 +72,22 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Run one SLA sweep at a given time (deterministic; for tests and catch-up). Prints one
-    /// JSON line per alert raised, then a summary line.
+    /// Run one sweep at a given time (deterministic; for tests and catch-up): SLA alerts, then
+    /// due scheduled jobs (CSAT surveys, follow-ups, auto-close, reminders) and the mail they
+    /// queue. Prints one JSON line per alert raised, then a summary line.
     Sweep {
         #[command(flatten)]
         data: DataArg,
+        /// The support address's domain (as for `serve`).
+        #[arg(long, env = "HELPDESK_MAIL_DOMAIN", default_value = helpdesk::DEFAULT_MAIL_DOMAIN)]
+        mail_domain: String,
+        /// Base URL of the public survey pages in e-mail (as `serve --public-url`).
+        #[arg(
+            long,
+            env = "HELPDESK_PUBLIC_URL",
+            default_value = "http://127.0.0.1:3000"
+        )]
+        public_url: String,
         /// The sweep's notion of now, RFC 3339 (default: the current time).
         #[arg(long)]
         now: Option<String>,
@@ -182,6 +197,7 @@ async fn main() -> anyhow::Result<()> {
             listen,
             smtp,
             mail_domain,
+            public_url,
         } => {
             init_tracing();
             let app = helpdesk::Application::build(&helpdesk::Config {
@@ -189,6 +205,7 @@ async fn main() -> anyhow::Result<()> {
                 listen,
                 smtp,
                 mail_domain: mail_domain.clone(),
+                public_url,
             })
             .await?;
             let addr = app.local_addr()?;
@@ -243,7 +260,12 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
-        Command::Sweep { data, now } => {
+        Command::Sweep {
+            data,
+            mail_domain,
+            public_url,
+            now,
+        } => {
             let now = match now {
                 Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
                     .map_err(|e| {
@@ -254,7 +276,7 @@ async fn main() -> anyhow::Result<()> {
                     .with_timezone(&chrono::Utc),
                 None => chrono::Utc::now(),
             };
-            let report = helpdesk::sweep_once(&data.data, now).await?;
+            let report = helpdesk::sweep_once_with(&data.data, &mail_domain, now).await?;
             for alert in &report.alerts {
                 println!("{}", serde_json::to_string(alert)?);
             }
@@ -262,6 +284,9 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 serde_json::json!({ "summary": { "now": now, "examined": report.examined, "alerts": report.alerts.len(), "queries": report.queries } })
             );
+            let automations =
+                helpdesk::automations_once(&data.data, &mail_domain, &public_url, now).await?;
+            println!("{}", serde_json::json!({ "automations": automations }));
         }
         Command::DeliverMail {
             data,

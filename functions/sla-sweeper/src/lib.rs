@@ -1,5 +1,6 @@
 //! The SLA sweeper Lambda: EventBridge Scheduler invokes it every minute; it runs one sweep and
-//! publishes each new warning or breach to the SLA alert topic.
+//! publishes each new warning or breach to the SLA alert topic, then runs the scheduled jobs
+//! due by the same instant (surveys, follow-ups, auto-close, reminders).
 //!
 //! The schedule's input (template.yaml) is an EventBridge-shaped "Scheduled Event" whose `time`
 //! is the schedule's own `<aws.scheduler.scheduled-time>`, so a retried or late invocation
@@ -28,6 +29,8 @@ pub struct SweepSummary {
     /// New alerts published this time (0 for a repeat of the same minute).
     pub alerts: usize,
     pub queries: usize,
+    /// Scheduled jobs (CSAT surveys, follow-ups, auto-close, reminders) run or cancelled.
+    pub jobs: usize,
 }
 
 /// The instant to sweep at: the event's `time` if it has one, never later than the clock.
@@ -65,12 +68,18 @@ pub async fn handle(
         tracing::error!(error = %e, %now, "SLA sweep failed");
         lambda_runtime::Error::from(e.to_string())
     })?;
+    // The same minute runs the scheduled jobs due by then (claimed like alerts: once).
+    let jobs = helpdesk.sweep_jobs(now).await.map_err(|e| {
+        tracing::error!(error = %e, %now, "scheduled jobs sweep failed");
+        lambda_runtime::Error::from(e.to_string())
+    })?;
     let summary = SweepSummary {
         now,
         from_event,
         examined: report.examined,
         alerts: report.alerts.len(),
         queries: report.queries,
+        jobs: jobs.done + jobs.cancelled,
     };
     tracing::info!(
         %now,

@@ -40,6 +40,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     {
         helpdesk = helpdesk.with_mail(mail);
     }
+    if let Some(links) =
+        helpdesk_app::automations::AutomationConfig::from_env(|k| std::env::var(k).ok())?
+    {
+        helpdesk = helpdesk.with_automation(links);
+    }
     let sink = Arc::new(sink);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let (helpdesk, sink) = (helpdesk.clone(), sink.clone());

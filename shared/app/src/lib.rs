@@ -5,8 +5,10 @@
 
 pub mod alerts;
 pub mod attachments;
+pub mod automations;
 pub mod classify;
 pub mod directory;
+pub mod due;
 pub mod error;
 pub mod inbound;
 pub mod keys;
@@ -41,6 +43,8 @@ pub struct Helpdesk {
     pub(crate) classifier: Option<Arc<dyn ports::Classifier>>,
     /// Where trained models are stored; training is off without it.
     pub(crate) model_store: Option<Arc<dyn inbound::BlobStore>>,
+    /// Signed public links (surveys, unsubscribe); off until [`Helpdesk::with_automation`].
+    pub(crate) automation: Option<Arc<automations::AutomationConfig>>,
 }
 
 impl Helpdesk {
@@ -54,6 +58,7 @@ impl Helpdesk {
             inbound: None,
             classifier: None,
             model_store: None,
+            automation: None,
         }
     }
 

@@ -95,6 +95,28 @@ pub enum OutboundKind {
     Reply,
     /// The automatic acknowledgement of a new e-mail ticket.
     AutoAck,
+    /// A CSAT survey (automations).
+    Survey,
+    /// "Did this solve it?", or an agent's scheduled follow-up to the customer.
+    FollowUp,
+    /// A status change told to the customer.
+    StatusUpdate,
+    /// An SLA warning or breach told to the assignee and the team leads.
+    SlaAlert,
+}
+
+impl OutboundKind {
+    /// For people (the console).
+    pub fn label(&self) -> &'static str {
+        match self {
+            OutboundKind::Reply => "Reply",
+            OutboundKind::AutoAck => "Acknowledgement",
+            OutboundKind::Survey => "Satisfaction survey",
+            OutboundKind::FollowUp => "Follow-up",
+            OutboundKind::StatusUpdate => "Status update",
+            OutboundKind::SlaAlert => "SLA alert (to the team)",
+        }
+    }
 }
 
 /// The part of the customer's message a reply quotes.
@@ -660,6 +682,80 @@ impl Helpdesk {
             },
         ];
         Ok(Some(PreparedAck { mail, ops, claim }))
+    }
+
+    /// A mail the help desk writes on its own (survey, follow-up, status update), queued for
+    /// the caller's transaction like an acknowledgement: the item's id and the writes.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn queue_automated_mail(
+        &self,
+        settings: &MailSettings,
+        ticket: &Ticket,
+        kind: OutboundKind,
+        subject: String,
+        text: String,
+        html: String,
+        now: Timestamp,
+    ) -> Result<(String, Vec<WriteOp>), AppError> {
+        let id = self.ids.ulid().to_string();
+        let to = vec![Self::customer_mailbox(ticket)];
+        self.queue_mail_to(settings, ticket, kind, id, to, subject, text, html, now)
+    }
+
+    /// [`Helpdesk::queue_automated_mail`] with a chosen id (idempotent re-queueing) and
+    /// recipients.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn queue_mail_to(
+        &self,
+        settings: &MailSettings,
+        ticket: &Ticket,
+        kind: OutboundKind,
+        id: String,
+        to: Vec<Mailbox>,
+        mut subject: String,
+        text: String,
+        html: String,
+        now: Timestamp,
+    ) -> Result<(String, Vec<WriteOp>), AppError> {
+        with_token(&mut subject, ticket);
+        let message_id = bare_id(&settings.signer.message_id_for(&ticket.id.to_string(), &id));
+        let mail = OutboundMail {
+            id: id.clone(),
+            ticket_id: ticket.id,
+            message_id: None,
+            kind,
+            state: DeliveryState::Pending,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: Some(now),
+            sent_at: None,
+            provider_id: None,
+            created_at: now,
+            from: settings.from.clone(),
+            to,
+            cc: Vec::new(),
+            reply_to: Some(Self::reply_to_for(settings, ticket)),
+            subject,
+            text,
+            html: Some(html),
+            quote: None,
+            email_message_id: message_id.clone(),
+            in_reply_to: None,
+            references: Vec::new(),
+            auto_submitted: true,
+            attachments: Vec::new(),
+        };
+        let ops = vec![
+            WriteOp::Put {
+                item: outbound_item(&mail, 1)?,
+                condition: Condition::NotExists,
+            },
+            WriteOp::Put {
+                item: keys::pointer_item(mid_key(&message_id), &ticket.id),
+                condition: Condition::NotExists,
+            },
+        ];
+        Ok((id, ops))
     }
 
     /// Takes the sender's acknowledgement slot unless it was taken in the last hour.

@@ -10,7 +10,7 @@
 //! The due index is sparse and sharded, so a sweep reads only what is due: one query per shard.
 
 use crate::keys::{self, from_item, to_doc};
-use crate::ports::{Condition, Index, Item, Key, Query, SortKey, TableError, WriteOp};
+use crate::ports::{Condition, Index, Item, Key, TableError, WriteOp};
 use crate::{AppError, Helpdesk};
 use async_trait::async_trait;
 use helpdesk_domain::sla::{ClockKind, ClockState, SlaClock, SlaEvent, SlaPolicy};
@@ -19,7 +19,11 @@ use helpdesk_domain::{
 };
 use serde::{Deserialize, Serialize};
 
-pub const SHARDS: u32 = 8;
+pub(crate) use crate::due::shard_of;
+pub use crate::due::SHARDS;
+
+/// The due-index family of SLA clocks (gsi1 `DUE#{shard}`).
+const DUE_FAMILY: &str = "DUE";
 
 pub fn policy_key() -> Key {
     Key::new("CFG#sla_policy", "CFG")
@@ -27,17 +31,6 @@ pub fn policy_key() -> Key {
 
 fn state_key(id: &TicketId) -> Key {
     Key::new(keys::ticket_pk(id), "SLA")
-}
-
-pub(crate) fn shard_of(id: &TicketId) -> u32 {
-    // FNV-1a: stable across processes and versions, unlike the std hasher.
-    id.to_string().bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    }) % SHARDS
-}
-
-fn due_partition(shard: u32) -> String {
-    format!("DUE#{shard}")
 }
 
 /// What the sweeper needs to know of a ticket, kept beside it so a sweep never reads tickets.
@@ -141,8 +134,8 @@ fn state_item(state: &SlaState, version: u64) -> Result<Item, AppError> {
     if let Some(due) = state.next_due {
         item = item.with_index(
             Index::Gsi1,
-            due_partition(shard_of(&state.ticket_id)),
-            format!("{}#{}", keys::time_key(&due), state.ticket_id),
+            crate::due::partition(DUE_FAMILY, &state.ticket_id),
+            crate::due::sort_key(&due, &state.ticket_id.to_string()),
         );
     }
     Ok(item)
@@ -314,30 +307,19 @@ impl Helpdesk {
         let Some(policy) = self.load_sla_policy().await? else {
             return Ok(report);
         };
-        let upto = format!("{}~", keys::time_key(&now));
-        for shard in 0..SHARDS {
-            let mut q = Query::partition(Some(Index::Gsi1), due_partition(shard))
-                .sk(SortKey::Le(upto.clone()))
-                .limit(200);
-            loop {
-                let page = self
-                    .table
-                    .query(&q)
-                    .await
-                    .map_err(AppError::storage("sweeping SLA clocks"))?;
-                report.queries += 1;
-                for item in &page.items {
-                    report.examined += 1;
-                    let state: SlaState = from_item(item)?;
-                    self.sweep_one(&policy, state, item.version, now, sink, &mut report.alerts)
-                        .await?;
-                }
-                match page.cursor {
-                    Some(c) => q.cursor = Some(c),
-                    None => break,
-                }
+        let mut scan = crate::due::DueScan::new(DUE_FAMILY, now, 200);
+        while let Some(items) = scan
+            .next_page(self.table.as_ref(), "sweeping SLA clocks")
+            .await?
+        {
+            for item in &items {
+                report.examined += 1;
+                let state: SlaState = from_item(item)?;
+                self.sweep_one(&policy, state, item.version, now, sink, &mut report.alerts)
+                    .await?;
             }
         }
+        report.queries = scan.queries;
         Ok(report)
     }
 
@@ -408,6 +390,8 @@ impl Helpdesk {
                     undelivered = true;
                     continue;
                 }
+                // The e-mail to the assignee (and leads) rides on the same once-only claim.
+                self.queue_alert_mail(&alert).await;
                 out.push(alert);
             }
         }

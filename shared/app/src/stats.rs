@@ -8,6 +8,7 @@
 //! | open tickets per priority | `STATS#now` | `open#{priority}` |
 //! | created / resolved per day | `STATS#{yyyy-mm}` | `{yyyy-mm-dd}#created`, `#resolved` |
 //! | first responses per day (count, summed seconds) | `STATS#{yyyy-mm}` | `{day}#frt_n`, `{day}#frt_secs` |
+//! | CSAT answers per day (count, summed ratings) | `STATS#{yyyy-mm}` | `{day}#csat_n`, `{day}#csat_sum` |
 
 use crate::keys;
 use crate::ports::{Key, Query, WriteOp};
@@ -76,6 +77,18 @@ pub fn ticket_deltas(before: Option<&Ticket>, after: &Ticket) -> Vec<WriteOp> {
         .collect()
 }
 
+/// Counter changes for a survey answer counted on `day` (`yyyy-mm-dd`): `n` more answers,
+/// ratings summing `sum` more (a changed answer is `n = 0`, `sum = new - old`).
+pub(crate) fn csat_deltas(day: &str, n: i64, sum: i64) -> Vec<WriteOp> {
+    let month = day.get(..7).unwrap_or(day);
+    let key = |metric: &str| Key::new(format!("STATS#{month}"), format!("{day}#{metric}"));
+    [(key("csat_n"), n), (key("csat_sum"), sum)]
+        .into_iter()
+        .filter(|(_, by)| *by != 0)
+        .map(|(key, by)| WriteOp::Add { key, by })
+        .collect()
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PeriodComparison {
     /// Value over the last `days` days; absent when there is no data.
@@ -95,8 +108,11 @@ pub struct Dashboard {
     pub first_response_secs: PeriodComparison,
     /// Resolved ÷ created in the period, 0–1.
     pub resolution_rate: PeriodComparison,
-    /// Average survey score 1–5; absent until CSAT surveys exist.
+    /// Average survey rating 1–5 of the answers given in the last `days` days; absent
+    /// without answers.
     pub csat: Option<f64>,
+    /// Survey answers given in the last `days` days.
+    pub csat_responses: i64,
 }
 
 impl Helpdesk {
@@ -181,7 +197,8 @@ impl Helpdesk {
                     sum("created", days, 2 * days),
                 ),
             },
-            csat: None,
+            csat: avg(sum("csat_sum", 0, days), sum("csat_n", 0, days)),
+            csat_responses: sum("csat_n", 0, days),
         })
     }
 

@@ -121,6 +121,9 @@ pub struct TicketView {
     /// delivery state (staff only). Replies also carry theirs as `delivery`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub outbound_mail: Vec<crate::outbound::OutboundSummary>,
+    /// The customer's survey answers, one per resolution (staff only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub csat: Vec<crate::automations::CsatResponse>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -751,6 +754,7 @@ impl Helpdesk {
         let mut messages = Vec::new();
         let mut audit = Vec::new();
         let mut outbound: Vec<crate::outbound::OutboundMail> = Vec::new();
+        let mut csat = Vec::new();
         let mut cursor = None;
         // One partition holds the ticket, its messages, its audit and its outbound mail: read
         // it in pages.
@@ -775,6 +779,8 @@ impl Helpdesk {
                     audit.push(from_item(item)?);
                 } else if item.key.sk.starts_with("OUT#") && actor.sees_internal() {
                     outbound.push(from_item(item)?);
+                } else if item.key.sk.starts_with("CSAT#") && actor.sees_internal() {
+                    csat.push(from_item(item)?);
                 }
             }
             match page.cursor {
@@ -805,6 +811,7 @@ impl Helpdesk {
             sla,
             customer_bouncing,
             outbound_mail: outbound.iter().map(|o| o.summary()).collect(),
+            csat,
         })
     }
 
@@ -830,9 +837,20 @@ impl Helpdesk {
         }];
         ops.append(&mut extra);
         ops.extend(crate::stats::ticket_deltas(Some(before), ticket));
+        // Automations a status change starts (survey, follow-up and auto-close jobs, a
+        // status-update mail) commit with it, so they exist if and only if the change does.
+        let automated = self
+            .automation_writes(before, ticket, "", self.clock.now())
+            .await?;
+        ops.extend(automated.ops);
         let guard_fields = self.push_guards(&mut ops, guards);
         match self.table.transact(ops).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                for id in &automated.mail {
+                    self.deliver_after_commit(&ticket.id, id).await;
+                }
+                Ok(())
+            }
             Err(TableError::TransactionCancelled { failed }) => {
                 if let Some(e) = guard_error(&failed, &guard_fields) {
                     return Err(e);
@@ -880,7 +898,7 @@ impl Helpdesk {
 
     /// Applies a patch and stores it with its audit event (and extra items), or does nothing
     /// when nothing changes.
-    async fn apply_patch(
+    pub(crate) async fn apply_patch(
         &self,
         actor: &Actor,
         ticket: &mut Ticket,

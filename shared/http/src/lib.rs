@@ -7,6 +7,7 @@ pub mod extract;
 pub mod openapi;
 pub mod problem;
 mod routes;
+pub mod survey;
 
 pub use auth::{AuthConfig, Claims, VerifiedClaims};
 pub use problem::Problem;

@@ -1,10 +1,13 @@
 //! The local outbox: what AWS would send goes to files in the data directory, so it can be
 //! read, tailed and tested — SLA alerts (SNS) appended to `outbox/alerts.jsonl`, one JSON object
-//! per line, and e-mail (SES) as one `.eml` file per message in `outbox/email/`.
+//! per line, e-mail (SES) as one `.eml` file per message in `outbox/email/`, and SMS pages
+//! (SNS SMS) appended to `outbox/sms.jsonl`.
 
 use async_trait::async_trait;
+use helpdesk_app::alerts::{SmsError, SmsOutcome, SmsSender};
 use helpdesk_app::outbound::{MailSender, SendError, SentId};
 use helpdesk_app::sla::{AlertSink, DeliveryError, SlaAlert};
+use helpdesk_domain::PhoneNumber;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,22 +36,81 @@ impl AlertSink for OutboxAlertSink {
     async fn deliver(&self, alert: &SlaAlert) -> Result<(), DeliveryError> {
         let line = serde_json::to_string(alert).map_err(|e| DeliveryError(e.to_string()))?;
         let _guard = self.lock.lock().await;
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)?;
-            f.write_all(line.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_data()
-        })
-        .await
-        .map_err(|e| DeliveryError(e.to_string()))?
-        .map_err(|e| DeliveryError(e.to_string()))
+        append_line(self.path.clone(), line)
+            .await
+            .map_err(|e| DeliveryError(e.to_string()))
+    }
+}
+
+/// Appends one JSON line and syncs it: the outbox is append-only, and a line is on disk before
+/// the caller counts it as sent.
+async fn append_line(path: PathBuf, line: String) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        f.write_all(line.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_data()
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// [`SmsSender`] into `DATA/outbox/sms.jsonl`: `{"at","to","text"}` per message. The text,
+/// E.164 check, claims and rate limit are the shared paging code's (`helpdesk_app::alerts`), as
+/// for SNS; the opt-out list SNS keeps is `DATA/sms-opted-out.txt` here (one E.164 number per
+/// line; `#` comments).
+pub struct OutboxSmsSender {
+    path: PathBuf,
+    opt_out: PathBuf,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl OutboxSmsSender {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            path: data_dir.join("outbox").join("sms.jsonl"),
+            opt_out: data_dir.join("sms-opted-out.txt"),
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn opted_out(&self, to: &PhoneNumber) -> Result<bool, SmsError> {
+        match std::fs::read_to_string(&self.opt_out) {
+            Ok(list) => Ok(list
+                .lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim())
+                .any(|l| l == to.as_str())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(SmsError::Unavailable(format!(
+                "reading the opt-out list: {e}"
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl SmsSender for OutboxSmsSender {
+    async fn send(&self, to: &PhoneNumber, text: &str) -> Result<SmsOutcome, SmsError> {
+        if self.opted_out(to)? {
+            return Ok(SmsOutcome::OptedOut);
+        }
+        let line = serde_json::json!({ "at": chrono::Utc::now(), "to": to.as_str(), "text": text })
+            .to_string();
+        let _guard = self.lock.lock().await;
+        append_line(self.path.clone(), line)
+            .await
+            .map_err(|e| SmsError::Unavailable(format!("writing the SMS outbox: {e}")))?;
+        Ok(SmsOutcome::Sent)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The agent console: server-rendered pages under `/app`, forms that work without JavaScript,
 //! a small vendored script (htmx) and `app.js` for selection and the board.
 
+mod automations;
 mod mail;
 mod pages;
 pub mod session;
@@ -42,6 +43,18 @@ pub fn router() -> Router<AppState> {
         )
         .route("/app/quarantine", get(mail::quarantine))
         .route("/app/quarantine/{id}/reprocess", post(mail::reprocess))
+        .route(
+            "/app/tickets/{ticket}/follow-ups",
+            post(automations::add_follow_up),
+        )
+        .route(
+            "/app/tickets/{ticket}/follow-ups/{id}/cancel",
+            post(automations::cancel_follow_up),
+        )
+        .route(
+            "/app/automations",
+            get(automations::settings_page).post(automations::save_settings),
+        )
         .route(
             "/app/static/app.css",
             get(|| async {

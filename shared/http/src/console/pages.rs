@@ -974,6 +974,7 @@ pub(crate) async fn detail_page(
         Err(e) => return app_error_page(user, e),
     };
     let (agents, departments) = directory(state, &user.actor).await;
+    let jobs = super::automations::ticket_jobs(state, user, reference).await;
     let t = &view_data.ticket;
     let email = user.email();
     let title = format!("{} {}", t.number, t.subject);
@@ -1050,7 +1051,7 @@ pub(crate) async fn detail_page(
                                 ul {
                                     @for o in &view_data.outbound_mail {
                                         li {
-                                            (match o.kind { helpdesk_app::outbound::OutboundKind::Reply => "Reply", helpdesk_app::outbound::OutboundKind::AutoAck => "Acknowledgement" })
+                                            (o.kind.label())
                                             " · " (view::time(&o.created_at)) " "
                                             span class={"badge mail-" (o.delivery.state.as_str())} title=[o.delivery.last_error.as_deref()] { (o.delivery.state.as_str()) }
                                         }
@@ -1075,6 +1076,7 @@ pub(crate) async fn detail_page(
                                 }
                             }
                         }
+                        (super::automations::ticket_panel(&view_data, &jobs, &base, &user.csrf))
                         form.stack method="post" action={(base) "/update"} {
                             h2 { "Properties" }
                             (csrf_field(&user.csrf))
@@ -1148,7 +1150,7 @@ pub async fn ticket_detail(
 }
 
 /// After a write, either go back to the ticket (PRG) or show why it failed on the same page.
-async fn after_write(
+pub(super) async fn after_write(
     state: &AppState,
     user: &ConsoleUser,
     reference: &str,

@@ -1,4 +1,5 @@
 pub(crate) mod attachments;
+pub(crate) mod automations;
 pub(crate) mod classifier;
 pub(crate) mod directory;
 pub(crate) mod inbound;
@@ -79,6 +80,19 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/stats/dashboard", get(dashboard))
         .route("/sla/policy", get(sla::get_policy).put(sla::put_policy))
+        .route(
+            "/automation/settings",
+            get(automations::get_settings).put(automations::put_settings),
+        )
+        .route(
+            "/tickets/{ticket}/follow-ups",
+            get(automations::list_follow_ups).post(automations::create_follow_up),
+        )
+        .route(
+            "/tickets/{ticket}/follow-ups/{id}",
+            axum::routing::delete(automations::cancel_follow_up),
+        )
+        .route("/notifications", get(automations::notifications))
         .route("/quarantine", get(inbound::list))
         .route("/quarantine/{id}/reprocess", post(inbound::reprocess))
         .route("/classifier", get(classifier::get_info))
@@ -89,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .nest("/api/v1", api)
         .merge(crate::console::router())
+        .merge(crate::survey::router())
         .fallback(not_found)
         .with_state(state)
 }
