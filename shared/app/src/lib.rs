@@ -29,6 +29,9 @@ pub struct Helpdesk {
     pub(crate) ids: Arc<dyn IdGen>,
     /// Outbound e-mail; off (`None`) until [`Helpdesk::with_mail`].
     pub(crate) mail: Option<Arc<outbound::MailSettings>>,
+    /// Knowledge-base search index; off (`None`) until [`Helpdesk::with_kb_index`]. Without it
+    /// the KB still stores and publishes articles, and search answers "unavailable".
+    pub(crate) kb_index: Option<Arc<dyn ports::KbIndex>>,
 }
 
 impl Helpdesk {
@@ -38,7 +41,19 @@ impl Helpdesk {
             clock,
             ids,
             mail: None,
+            kb_index: None,
         }
+    }
+
+    /// Plugs in the knowledge-base search index (tantivy locally, OpenSearch in AWS).
+    pub fn with_kb_index(mut self, index: Arc<dyn ports::KbIndex>) -> Self {
+        self.kb_index = Some(index);
+        self
+    }
+
+    /// The knowledge-base search index, when one is configured.
+    pub fn kb_index(&self) -> Option<&Arc<dyn ports::KbIndex>> {
+        self.kb_index.as_ref()
     }
 
     /// The application's clock (fixed in tests and `--now` runs).
