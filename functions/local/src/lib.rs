@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub mod bench;
+pub mod kb_bench;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -47,6 +48,11 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
     data_dir.join("helpdesk.db")
 }
 
+/// The embedded knowledge-base search index (derived data: `helpdesk reindex` rebuilds it).
+pub fn kb_index_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("kb-index")
+}
+
 pub fn jwt_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("keys").join("jwt.key")
 }
@@ -58,11 +64,15 @@ pub fn open_helpdesk(data_dir: &Path) -> anyhow::Result<(Helpdesk, AuthConfig, b
     let first_start = !db.exists();
     let table = SqliteTable::open(&db)?;
     let key = keyfile::load_or_create_secret(&jwt_key_path(data_dir))?;
+    // The index takes its writer lock on the first write only, so CLI commands can open the
+    // data directory beside a running server.
+    let kb_index = helpdesk_adapters::local::TantivyKbIndex::open(&kb_index_path(data_dir))?;
     let helpdesk = Helpdesk::new(
         Arc::new(table),
         Arc::new(SystemClock),
         Arc::new(UlidGen::default()),
-    );
+    )
+    .with_kb_index(Arc::new(kb_index));
     Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start))
 }
 
