@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod directory;
 pub mod error;
 pub mod inbound;
+pub mod kb;
 pub mod keys;
 pub mod listing;
 pub mod outbound;
