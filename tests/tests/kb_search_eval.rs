@@ -26,5 +26,6 @@ async fn stackfaq_recall_stays_above_its_floor() {
     );
 }
 
-const RECALL_AT_5_FLOOR: f64 = 0.0;
-const MRR_AT_10_FLOOR: f64 = 0.0;
+// Measured on these fixtures: recall@5 0.94, MRR@10 0.836 (recall@1 0.76).
+const RECALL_AT_5_FLOOR: f64 = 0.90;
+const MRR_AT_10_FLOOR: f64 = 0.80;

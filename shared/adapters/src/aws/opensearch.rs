@@ -225,6 +225,9 @@ pub struct OpenSearchKbIndex {
     endpoint: String,
     index: String,
     signer: Option<SigV4>,
+    /// User and password from the endpoint URL (`https://user:pass@host:9200`), for a
+    /// self-managed cluster with basic authentication.
+    basic: Option<(String, String)>,
     ready: std::sync::Arc<tokio::sync::OnceCell<()>>,
 }
 
@@ -240,11 +243,22 @@ impl OpenSearchKbIndex {
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| KbIndexError::Unavailable(Box::new(e)))?;
+        let mut url = reqwest::Url::parse(endpoint)
+            .map_err(|e| unavailable(format!("OpenSearch endpoint {endpoint:?}: {e}")))?;
+        let basic = (!url.username().is_empty()).then(|| {
+            (
+                url.username().to_string(),
+                url.password().unwrap_or_default().to_string(),
+            )
+        });
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
         Ok(Self {
             http,
-            endpoint: endpoint.trim_end_matches('/').to_string(),
+            endpoint: url.as_str().trim_end_matches('/').to_string(),
             index: index.to_string(),
             signer,
+            basic,
             ready: Default::default(),
         })
     }
@@ -284,6 +298,9 @@ impl OpenSearchKbIndex {
             .http
             .request(method.clone(), &url)
             .header("content-type", content_type);
+        if let Some((user, password)) = &self.basic {
+            req = req.basic_auth(user, Some(password));
+        }
         if let Some(signer) = &self.signer {
             for (name, value) in self
                 .sign(signer, method.as_str(), &url, content_type, &bytes)
