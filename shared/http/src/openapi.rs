@@ -74,6 +74,7 @@ use crate::routes;
         routes::kb::deflection,
         routes::kb::preview,
         routes::kb::stats,
+        routes::kb::reindex,
         routes::kb::suggested_for_ticket,
         routes::kb::link,
         routes::kb::links,

@@ -893,6 +893,15 @@ impl Helpdesk {
         }
     }
 
+    /// [`Helpdesk::reindex_kb`] for an API caller: admins only.
+    pub async fn reindex_kb_as(&self, actor: &Actor) -> Result<ReindexReport, AppError> {
+        require(
+            actor.can_manage_directory(),
+            "only admins rebuild the search index",
+        )?;
+        self.reindex_kb().await
+    }
+
     /// Empties the index and fills it again from storage: every live version. Clears the
     /// reindex flags. Safe to run at any time (at-least-once, idempotent).
     pub async fn reindex_kb(&self) -> Result<ReindexReport, AppError> {

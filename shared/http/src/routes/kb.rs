@@ -13,7 +13,7 @@ use axum::Json;
 use helpdesk_app::kb::{
     ArticleDiff, ArticleFilter, ArticleInput, ArticlePage, ArticleSummary, ArticleView,
     CommentInput, DeflectionInput, FeedbackInput, FeedbackSummary, KbSearchHit, KbSearchResults,
-    KbStats, LinkInput, LinkOutcome, PublishedArticle, StepInput, VersionSummary,
+    KbStats, LinkInput, LinkOutcome, PublishedArticle, ReindexReport, StepInput, VersionSummary,
 };
 use helpdesk_domain::kb::{
     parse_topic_path, Article, ArticleId, ArticleStatus, ArticleVersion, Feedback, KbAction,
@@ -644,4 +644,15 @@ pub async fn links(
     Ok(Json(
         s.helpdesk.ticket_article_links(&actor, &ticket).await?,
     ))
+}
+
+/// Rebuilds the search index from storage (admins): every published version; clears the
+/// "needs reindex" flags left by failed index updates.
+#[utoipa::path(post, path = "/api/v1/kb/reindex", tag = "kb", security(("bearer" = [])),
+    responses((status = 200, body = ReindexReport), (status = 403, body = Problem)))]
+pub async fn reindex(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Json<ReindexReport>, ApiError> {
+    Ok(Json(s.helpdesk.reindex_kb_as(&actor).await?))
 }

@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/kb/preview", post(kb::preview))
         .route("/kb/deflections", post(kb::deflection))
         .route("/kb/stats", get(kb::stats))
+        .route("/kb/reindex", post(kb::reindex))
         .route(
             "/tickets/{ticket}/suggested-articles",
             get(kb::suggested_for_ticket),
