@@ -18,9 +18,9 @@ use helpdesk_domain::{
 };
 use maud::{html, Markup};
 
-type FormData = Vec<(String, String)>;
+pub(super) type FormData = Vec<(String, String)>;
 
-fn field<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -38,12 +38,12 @@ fn parsed<T>(
         .map_err(|e| AppError::validation(name, e.message))
 }
 
-fn non_empty<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
+pub(super) fn non_empty<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
     field(form, name).map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// Every console page goes out with headers that keep it from being framed or sniffed.
-fn render(status: StatusCode, markup: Markup) -> Response {
+pub(super) fn render(status: StatusCode, markup: Markup) -> Response {
     (
         status,
         [
@@ -59,7 +59,12 @@ fn render(status: StatusCode, markup: Markup) -> Response {
         .into_response()
 }
 
-fn page<'a>(user: &'a ConsoleUser, email: &'a str, title: &'a str, active: &'a str) -> Page<'a> {
+pub(super) fn page<'a>(
+    user: &'a ConsoleUser,
+    email: &'a str,
+    title: &'a str,
+    active: &'a str,
+) -> Page<'a> {
     Page {
         title,
         user: Some(email),
@@ -68,7 +73,7 @@ fn page<'a>(user: &'a ConsoleUser, email: &'a str, title: &'a str, active: &'a s
     }
 }
 
-fn check_csrf(
+pub(super) fn check_csrf(
     state: &AppState,
     user: &ConsoleUser,
     form: &FormData,
@@ -92,7 +97,7 @@ fn check_csrf(
     }
 }
 
-fn app_error_page(user: &ConsoleUser, e: AppError) -> Response {
+pub(super) fn app_error_page(user: &ConsoleUser, e: AppError) -> Response {
     let email = user.email();
     let p = page(user, &email, "Error", "");
     match e {
@@ -1027,6 +1032,7 @@ async fn detail_page(
                         }
                     }
                     aside.props aria-label="Ticket properties" {
+                        (super::kb::ticket_panel(state, user, &t.number.to_string()).await)
                         section.customer-card {
                             h2 { "Customer" }
                             (view::customer_cell(t))
