@@ -12,6 +12,7 @@
 //! | department        | `DEPT#{id}`      | `#DEPT`      | gsi1 `DEPTS` / `{id}`                              |
 //! | customer          | `CU#{email}`     | `#CUSTOMER`  | gsi1 `CUSTOMERS` / `{email}`, gsi2 `PUID#{platform id}` / `#` |
 //! | counter           | `CTR#{name}`     | `CTR`        | —                                                  |
+//! | KB article head   | `KB#{id}`        | `#ARTICLE`   | gsi1 status, gsi2 locale, gsi3 all, gsi4 live, gsi5 translations (`kb/mod.rs` lists the other KB items) |
 
 use crate::ports::{Index, Item, Key};
 use crate::AppError;
