@@ -4,6 +4,8 @@
 //! moves the verified claims from the Lambda request context into the router's neutral
 //! [`VerifiedClaims`] extension. Nothing above this crate sees a Lambda type.
 
+pub mod kb;
+
 use axum::Router;
 use helpdesk_http::auth::ConsoleSso;
 use helpdesk_http::{AuthConfig, VerifiedClaims};

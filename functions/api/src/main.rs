@@ -63,6 +63,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     {
         helpdesk = helpdesk.with_automation(links);
     }
+    // Knowledge-base search: the OpenSearch domain, or the embedded index (KbSearch parameter).
+    let helpdesk = helpdesk_api::kb::with_kb_index(helpdesk, |k| std::env::var(k).ok(), &config)?;
     lambda_http::run(helpdesk_api::app(helpdesk, console_sso()?)).await
 }
 

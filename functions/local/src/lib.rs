@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 pub mod bench;
 pub mod eval;
+pub mod kb_bench;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -55,6 +56,11 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
     data_dir.join("helpdesk.db")
 }
 
+/// The embedded knowledge-base search index (derived data: `helpdesk reindex` rebuilds it).
+pub fn kb_index_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("kb-index")
+}
+
 pub fn jwt_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("keys").join("jwt.key")
 }
@@ -68,6 +74,9 @@ pub fn open_helpdesk(data_dir: &Path) -> anyhow::Result<(Helpdesk, AuthConfig, b
     let key = keyfile::load_or_create_secret(&jwt_key_path(data_dir))?;
     // Classifier models are blobs in the data directory (`classifier/models/`), the pointer to
     // the current one an item in the database.
+    // The index takes its writer lock on the first write only, so CLI commands can open the
+    // data directory beside a running server.
+    let kb_index = helpdesk_adapters::local::TantivyKbIndex::open(&kb_index_path(data_dir))?;
     let helpdesk = Helpdesk::new(
         Arc::new(table),
         Arc::new(SystemClock),
@@ -78,7 +87,8 @@ pub fn open_helpdesk(data_dir: &Path) -> anyhow::Result<(Helpdesk, AuthConfig, b
     ))
     .with_model_store(Arc::new(
         helpdesk_adapters::local::blobs::FileBlobStore::new(data_dir),
-    ));
+    ))
+    .with_kb_index(Arc::new(kb_index));
     Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start))
 }
 

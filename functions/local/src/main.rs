@@ -162,6 +162,30 @@ enum Command {
         #[arg(long, default_value = "shared/mail/tests/fixtures")]
         fixtures: PathBuf,
     },
+    /// Rebuild the knowledge-base search index from storage: every published version, then
+    /// clear the articles' "needs reindex" flags. Prints a JSON summary. Run it with the server
+    /// stopped (the embedded index has one writer), or call `POST /api/v1/kb/reindex` instead.
+    Reindex {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Knowledge-base search quality: index a directory of Markdown FAQ articles (title = first
+    /// heading) and run a JSON-lines query file ({"query","expected_article"}); prints
+    /// recall@1, recall@5, MRR@10 and latency p50/p99. RAM index; the data directory is not used.
+    EvalKb {
+        #[arg(long, default_value = "../shared/corpora/kb/stackfaq/articles")]
+        articles: PathBuf,
+        #[arg(long, default_value = "../shared/corpora/kb/stackfaq/queries.jsonl")]
+        queries: PathBuf,
+    },
+    /// Benchmark: N generated articles into an on-disk embedded index (build time), then M
+    /// generated queries (search p50/p99). Temporary directory.
+    BenchKb {
+        #[arg(long, default_value_t = 10_000)]
+        articles: usize,
+        #[arg(long, default_value_t = 1_000)]
+        queries: usize,
+    },
     /// Benchmark: create tickets through the local HTTP API, then the same number of raw SQLite
     /// inserts, and print both rates. Uses a temporary data directory.
     Bench {
@@ -366,6 +390,17 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::BenchIngest { messages, fixtures } => {
             helpdesk::bench::ingest(messages.max(1), &fixtures).await?;
+        }
+        Command::Reindex { data } => {
+            let (helpdesk, _, _) = helpdesk::open_helpdesk(&data.data)?;
+            let report = helpdesk.reindex_kb().await?;
+            println!("{}", serde_json::json!({ "reindexed": report }));
+        }
+        Command::EvalKb { articles, queries } => {
+            helpdesk::kb_bench::eval(&articles, &queries).await?;
+        }
+        Command::BenchKb { articles, queries } => {
+            helpdesk::kb_bench::bench(articles.max(1), queries.max(1)).await?;
         }
         Command::Bench {
             tickets,

@@ -9,5 +9,5 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
-#[cfg(feature = "local")]
+#[cfg(any(feature = "local", feature = "kb-embedded"))]
 pub mod local;

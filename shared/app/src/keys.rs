@@ -14,6 +14,7 @@
 //! | counter           | `CTR#{name}`     | `CTR`        | —                                                  |
 //! | training example  | `T#{id}`         | `#CLEX`      | gsi1 `CLEX` / `{time}#{ticket id}`                 |
 //! | classifier model  | `CLMODEL`        | `#CURRENT`   | — (pointer to the model blob; version = model version) |
+//! | KB article head   | `KB#{id}`        | `#ARTICLE`   | gsi1 status, gsi2 locale, gsi3 all, gsi4 live, gsi5 translations (`kb/mod.rs` lists the other KB items) |
 
 use crate::ports::{Index, Item, Key};
 use crate::AppError;
@@ -272,4 +273,78 @@ pub fn pointer_target(item: &Item) -> Option<TicketId> {
         .get("ticket_id")
         .and_then(|v| v.as_str())
         .and_then(|s| TicketId::parse(s).ok())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Knowledge base (see `kb.rs`; rows "KB …" in ACCESS_PATTERNS.md).
+
+pub const KB_ARTICLE_SK: &str = "#ARTICLE";
+/// gsi3 partition of every article, newest change first.
+pub const KB_ALL_PARTITION: &str = "KBA";
+/// gsi4 partition of the articles that have a live (published) version: the reindex source.
+pub const KB_LIVE_PARTITION: &str = "KBLIVE";
+/// One partition of atomic counters for the KB-effectiveness numbers (views, votes, ratings,
+/// resolved-ticket links, deflections), `{kind}#{article}`; one Query reads them all.
+pub const KB_STATS_PARTITION: &str = "KBSTATS";
+/// Articles whose index update failed since the last rebuild.
+pub const KB_REINDEX_PARTITION: &str = "KBREINDEX";
+
+pub fn kb_pk(id: &helpdesk_domain::kb::ArticleId) -> String {
+    format!("KB#{id}")
+}
+
+pub fn kb_article_key(id: &helpdesk_domain::kb::ArticleId) -> Key {
+    Key::new(kb_pk(id), KB_ARTICLE_SK)
+}
+
+/// Zero-padded so versions sort numerically.
+pub fn kb_version_key(id: &helpdesk_domain::kb::ArticleId, number: u64) -> Key {
+    Key::new(kb_pk(id), format!("V#{number:010}"))
+}
+
+pub fn kb_status_partition(status: helpdesk_domain::kb::ArticleStatus) -> String {
+    format!("KBS#{status}")
+}
+
+pub fn kb_locale_partition(locale: &str) -> String {
+    format!("KBL#{locale}")
+}
+
+pub fn kb_translation_partition(group: &helpdesk_domain::kb::ArticleId) -> String {
+    format!("KBT#{group}")
+}
+
+pub fn kb_stat_key(kind: &str, id: &helpdesk_domain::kb::ArticleId) -> Key {
+    Key::new(KB_STATS_PARTITION, format!("{kind}#{id}"))
+}
+
+/// Zero-result searches of one month, one counter per normalised query.
+pub fn kb_zero_partition(month: &str) -> String {
+    format!("KBZERO#{month}")
+}
+
+/// A ticket's linked articles (a partition of its own, so the ticket's partition stays as it is).
+pub fn kb_ticket_links_partition(ticket: &TicketId) -> String {
+    format!("TKB#{ticket}")
+}
+
+pub fn kb_article_item(a: &helpdesk_domain::kb::Article) -> Result<Item, AppError> {
+    let order = format!("{}#{}", time_key(&a.updated_at), a.id);
+    let mut item = Item::new(kb_article_key(&a.id), a.version, to_doc(a)?)
+        .with_index(Index::Gsi1, kb_status_partition(a.status), order.clone())
+        .with_index(
+            Index::Gsi2,
+            kb_locale_partition(&a.content.locale),
+            order.clone(),
+        )
+        .with_index(Index::Gsi3, KB_ALL_PARTITION, order)
+        .with_index(
+            Index::Gsi5,
+            kb_translation_partition(&a.content.translation_group(a.id)),
+            format!("{}#{}", a.content.locale, a.id),
+        );
+    if a.is_live() {
+        item = item.with_index(Index::Gsi4, KB_LIVE_PARTITION, a.id.to_string());
+    }
+    Ok(item)
 }

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod due;
 pub mod error;
 pub mod inbound;
+pub mod kb;
 pub mod keys;
 pub mod listing;
 pub mod outbound;
@@ -45,6 +46,9 @@ pub struct Helpdesk {
     pub(crate) model_store: Option<Arc<dyn inbound::BlobStore>>,
     /// Signed public links (surveys, unsubscribe); off until [`Helpdesk::with_automation`].
     pub(crate) automation: Option<Arc<automations::AutomationConfig>>,
+    /// Knowledge-base search index; off (`None`) until [`Helpdesk::with_kb_index`]. Without it
+    /// the KB still stores and publishes articles, and search answers "unavailable".
+    pub(crate) kb_index: Option<Arc<dyn ports::KbIndex>>,
 }
 
 impl Helpdesk {
@@ -59,6 +63,7 @@ impl Helpdesk {
             classifier: None,
             model_store: None,
             automation: None,
+            kb_index: None,
         }
     }
 
@@ -72,6 +77,17 @@ impl Helpdesk {
     pub fn with_inbound(mut self, cfg: inbound::InboundConfig) -> Self {
         self.inbound = Some(Arc::new(cfg));
         self
+    }
+
+    /// Plugs in the knowledge-base search index (tantivy locally, OpenSearch in AWS).
+    pub fn with_kb_index(mut self, index: Arc<dyn ports::KbIndex>) -> Self {
+        self.kb_index = Some(index);
+        self
+    }
+
+    /// The knowledge-base search index, when one is configured.
+    pub fn kb_index(&self) -> Option<&Arc<dyn ports::KbIndex>> {
+        self.kb_index.as_ref()
     }
 
     /// The application's clock (fixed in tests and `--now` runs).

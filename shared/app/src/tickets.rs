@@ -1381,6 +1381,7 @@ impl AppError {
             AppError::NotFound { .. } => 404,
             AppError::Forbidden(_) => 403,
             AppError::Conflict { .. } => 409,
+            AppError::RateLimited(_) => 429,
             AppError::Validation { .. } | AppError::Rule(_) => 422,
             AppError::Internal { .. } => 500,
         }

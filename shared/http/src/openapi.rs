@@ -9,7 +9,7 @@ use crate::routes;
 #[openapi(
     info(
         title = "helpdesk API",
-        description = "Tickets, agents, departments, customers and response templates. Errors are application/problem+json (RFC 9457).",
+        description = "Tickets, agents, departments, customers, response templates and the knowledge base. Errors are application/problem+json (RFC 9457).",
         license(name = "Apache-2.0")
     ),
     paths(
@@ -65,6 +65,34 @@ use crate::routes;
         routes::directory::get_customer,
         routes::directory::update_customer,
         routes::directory::delete_customer,
+        routes::kb::list,
+        routes::kb::create,
+        routes::kb::get_one,
+        routes::kb::update,
+        routes::kb::delete,
+        routes::kb::published,
+        routes::kb::versions,
+        routes::kb::version,
+        routes::kb::restore,
+        routes::kb::diff,
+        routes::kb::submit,
+        routes::kb::approve,
+        routes::kb::request_changes,
+        routes::kb::publish,
+        routes::kb::archive,
+        routes::kb::comment,
+        routes::kb::feedback,
+        routes::kb::feedback_summary,
+        routes::kb::view,
+        routes::kb::search,
+        routes::kb::suggest,
+        routes::kb::deflection,
+        routes::kb::preview,
+        routes::kb::stats,
+        routes::kb::reindex,
+        routes::kb::suggested_for_ticket,
+        routes::kb::link,
+        routes::kb::links,
     ),
     components(schemas(crate::problem::Problem, helpdesk_domain::Status, helpdesk_domain::Priority, helpdesk_domain::Channel)),
     modifiers(&BearerAuth),
@@ -78,6 +106,7 @@ use crate::routes;
         (name = "classifier", description = "Ticket categorisation: the model trained from agents' category decisions"),
         (name = "automations", description = "CSAT surveys, follow-ups, auto-close, status-update e-mails; public survey and unsubscribe pages"),
         (name = "templates", description = "Response templates with personalisation tokens; auto_ack acknowledges new e-mail tickets"),
+        (name = "kb", description = "Knowledge base: articles, versions, approval, search, feedback, suggestions"),
         (name = "system")
     )
 )]

@@ -120,6 +120,12 @@ impl From<AppError> for Problem {
                 p
             }
             AppError::Validation { field, message } => Problem::validation(field, message),
+            AppError::RateLimited(why) => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                why,
+            ),
             AppError::Rule(rule) => {
                 let mut p = Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -2,11 +2,13 @@
 
 pub mod cognito;
 pub mod dynamodb;
+pub mod opensearch;
 pub mod s3;
 pub mod ses;
 pub mod sns;
 
 pub use dynamodb::DynamoTable;
+pub use opensearch::OpenSearchKbIndex;
 pub use s3::S3BlobStore;
 pub use ses::SesMailSender;
 pub use sns::{SnsAlertSink, SnsSms};

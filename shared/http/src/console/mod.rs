@@ -2,6 +2,7 @@
 //! a small vendored script (htmx) and `app.js` for selection and the board.
 
 mod automations;
+mod kb;
 mod mail;
 mod pages;
 pub mod session;
@@ -33,6 +34,17 @@ pub fn router() -> Router<AppState> {
         .route("/app/tickets/{ticket}/merge", post(pages::merge))
         .route("/app/tickets/{ticket}/move", post(pages::move_card))
         .route("/app/board", get(pages::board))
+        .route("/app/kb", get(kb::list).post(kb::create))
+        .route("/app/kb/new", get(kb::new_article))
+        .route("/app/kb/preview", post(kb::preview))
+        .route("/app/kb/search", get(kb::search))
+        .route("/app/kb/{id}", get(kb::show))
+        .route("/app/kb/{id}/edit", get(kb::edit).post(kb::save))
+        .route("/app/kb/{id}/history", get(kb::history))
+        .route("/app/kb/{id}/restore", post(kb::restore))
+        .route("/app/kb/{id}/step", post(kb::step))
+        .route("/app/kb/{id}/comment", post(kb::comment))
+        .route("/app/tickets/{ticket}/kb-link", post(kb::link))
         .route(
             "/app/tickets/{ticket}/messages/{message}/attachments/{index}",
             get(mail::attachment),

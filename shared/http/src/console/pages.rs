@@ -38,7 +38,7 @@ fn parsed<T>(
         .map_err(|e| AppError::validation(name, e.message))
 }
 
-fn non_empty<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
+pub(super) fn non_empty<'a>(form: &'a FormData, name: &str) -> Option<&'a str> {
     field(form, name).map(str::trim).filter(|v| !v.is_empty())
 }
 
@@ -1034,6 +1034,7 @@ pub(crate) async fn detail_page(
                         }
                     }
                     aside.props aria-label="Ticket properties" {
+                        (super::kb::ticket_panel(state, user, &t.number.to_string()).await)
                         section.customer-card {
                             h2 { "Customer" }
                             (view::customer_cell(t))

@@ -35,6 +35,7 @@ pub fn layout(p: &Page<'_>, body: Markup) -> Markup {
                             (nav_link("/app/tickets", "Tickets", p.active == "tickets"))
                             (nav_link("/app/board", "Board", p.active == "board"))
                             (nav_link("/app/automations", "Automations", p.active == "automations"))
+                            (nav_link("/app/kb", "Knowledge base", p.active == "kb"))
                         }
                         div.who {
                             span.sr-only { "Signed in as " }

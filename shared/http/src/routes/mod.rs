@@ -3,6 +3,7 @@ pub(crate) mod automations;
 pub(crate) mod classifier;
 pub(crate) mod directory;
 pub(crate) mod inbound;
+pub(crate) mod kb;
 pub(crate) mod sla;
 pub(crate) mod templates;
 pub(crate) mod tickets;
@@ -78,6 +79,44 @@ pub fn router(state: AppState) -> Router {
                 .put(directory::update_customer)
                 .delete(directory::delete_customer),
         )
+        .route("/kb/articles", get(kb::list).post(kb::create))
+        .route(
+            "/kb/articles/{id}",
+            get(kb::get_one).put(kb::update).delete(kb::delete),
+        )
+        .route("/kb/articles/{id}/published", get(kb::published))
+        .route("/kb/articles/{id}/versions", get(kb::versions))
+        .route("/kb/articles/{id}/versions/{number}", get(kb::version))
+        .route(
+            "/kb/articles/{id}/versions/{number}/restore",
+            post(kb::restore),
+        )
+        .route("/kb/articles/{id}/diff", get(kb::diff))
+        .route("/kb/articles/{id}/submit", post(kb::submit))
+        .route("/kb/articles/{id}/approve", post(kb::approve))
+        .route(
+            "/kb/articles/{id}/request-changes",
+            post(kb::request_changes),
+        )
+        .route("/kb/articles/{id}/publish", post(kb::publish))
+        .route("/kb/articles/{id}/archive", post(kb::archive))
+        .route("/kb/articles/{id}/comments", post(kb::comment))
+        .route(
+            "/kb/articles/{id}/feedback",
+            get(kb::feedback_summary).post(kb::feedback),
+        )
+        .route("/kb/articles/{id}/views", post(kb::view))
+        .route("/kb/search", get(kb::search))
+        .route("/kb/suggest", get(kb::suggest))
+        .route("/kb/preview", post(kb::preview))
+        .route("/kb/deflections", post(kb::deflection))
+        .route("/kb/stats", get(kb::stats))
+        .route("/kb/reindex", post(kb::reindex))
+        .route(
+            "/tickets/{ticket}/suggested-articles",
+            get(kb::suggested_for_ticket),
+        )
+        .route("/tickets/{ticket}/articles", get(kb::links).post(kb::link))
         .route("/stats/dashboard", get(dashboard))
         .route("/sla/policy", get(sla::get_policy).put(sla::put_policy))
         .route(
