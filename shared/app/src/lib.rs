@@ -10,6 +10,7 @@ pub mod inbound;
 pub mod keys;
 pub mod listing;
 pub mod outbound;
+pub mod routing;
 pub mod ports;
 pub mod sla;
 pub mod stats;
