@@ -4,14 +4,16 @@
 //! [`ports`], and the HTTP layer calls the functions of [`Helpdesk`].
 
 pub mod alerts;
+pub mod customer_directory;
 pub mod directory;
 pub mod error;
 pub mod inbound;
 pub mod keys;
 pub mod listing;
 pub mod outbound;
-pub mod routing;
 pub mod ports;
+pub mod queue;
+pub mod routing;
 pub mod sla;
 pub mod stats;
 pub mod templates;
@@ -30,6 +32,10 @@ pub struct Helpdesk {
     pub(crate) ids: Arc<dyn IdGen>,
     /// Outbound e-mail; off (`None`) until [`Helpdesk::with_mail`].
     pub(crate) mail: Option<Arc<outbound::MailSettings>>,
+    /// Customer pre-population; the stored customers table when `None`.
+    pub(crate) customer_directory: Option<Arc<dyn customer_directory::CustomerDirectory>>,
+    /// Where new tickets' routing events go; off (`None`) until [`Helpdesk::with_routing_queue`].
+    pub(crate) routing_queue: Option<Arc<dyn queue::RoutingQueue>>,
 }
 
 impl Helpdesk {
@@ -39,6 +45,8 @@ impl Helpdesk {
             clock,
             ids,
             mail: None,
+            customer_directory: None,
+            routing_queue: None,
         }
     }
 
