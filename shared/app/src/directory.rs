@@ -366,8 +366,11 @@ impl Helpdesk {
             .ok_or(AppError::NotFound { what: "agent" })?;
         let expected = if_match.or(input.version);
         let agent = self.agent_from_input(input, prev.created_at).await?;
-        self.save_entry(agent, Some(&prev), expected, |a, v| a.version = v)
-            .await
+        let saved = self
+            .save_entry(agent, Some(&prev), expected, |a, v| a.version = v)
+            .await?;
+        self.on_agent_status(prev.status, &saved).await;
+        Ok(saved)
     }
 
     /// Agents set their own availability; supervisors set anyone's.
@@ -388,8 +391,12 @@ impl Helpdesk {
         let mut next = prev.clone();
         next.status = status;
         next.updated_at = self.clock.now();
-        self.save_entry(next, Some(&prev), None, |a, v| a.version = v)
-            .await
+        let saved = self
+            .save_entry(next, Some(&prev), None, |a, v| a.version = v)
+            .await?;
+        // Becoming available picks up the department queues' waiting tickets.
+        self.on_agent_status(prev.status, &saved).await;
+        Ok(saved)
     }
 
     pub async fn delete_agent(

@@ -36,6 +36,8 @@ pub struct Helpdesk {
     pub(crate) customer_directory: Option<Arc<dyn customer_directory::CustomerDirectory>>,
     /// Where new tickets' routing events go; off (`None`) until [`Helpdesk::with_routing_queue`].
     pub(crate) routing_queue: Option<Arc<dyn queue::RoutingQueue>>,
+    /// AI categorisation for routing; without one every uncategorised ticket needs triage.
+    pub(crate) classifier: Option<Arc<dyn ports::Classifier>>,
 }
 
 impl Helpdesk {
@@ -47,6 +49,7 @@ impl Helpdesk {
             mail: None,
             customer_directory: None,
             routing_queue: None,
+            classifier: None,
         }
     }
 

@@ -1040,7 +1040,7 @@ async fn detail_page(
                                 ul {
                                     @for o in &view_data.outbound_mail {
                                         li {
-                                            (match o.kind { helpdesk_app::outbound::OutboundKind::Reply => "Reply", helpdesk_app::outbound::OutboundKind::AutoAck => "Acknowledgement" })
+                                            (match o.kind { helpdesk_app::outbound::OutboundKind::Reply => "Reply", helpdesk_app::outbound::OutboundKind::AutoAck => "Acknowledgement", helpdesk_app::outbound::OutboundKind::Escalation => "Escalation notice" })
                                             " · " (view::time(&o.created_at)) " "
                                             span class={"badge mail-" (o.delivery.state.as_str())} title=[o.delivery.last_error.as_deref()] { (o.delivery.state.as_str()) }
                                         }
