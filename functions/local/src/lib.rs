@@ -1,6 +1,7 @@
 //! The self-hosted help desk as a library: `Application::build` wires the embedded adapters
 //! to the shared router; `main.rs` and the integration tests both start it this way.
 
+use helpdesk_adapters::local::queue::{QueueSettings, SqliteQueue};
 use helpdesk_adapters::local::{keyfile, SqliteTable};
 use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
 use helpdesk_http::AuthConfig;
@@ -19,6 +20,8 @@ pub struct Config {
     pub smtp: Option<SocketAddr>,
     /// The support address's domain (signed Message-IDs, reply addresses, accepted recipients).
     pub mail_domain: String,
+    /// The embedded routing queue's visibility timeout, retries and backoff.
+    pub routing_queue: QueueSettings,
 }
 
 impl Config {
@@ -29,6 +32,7 @@ impl Config {
             listen,
             smtp: None,
             mail_domain: DEFAULT_MAIL_DOMAIN.into(),
+            routing_queue: QueueSettings::default(),
         }
     }
 }
@@ -51,19 +55,35 @@ pub fn jwt_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("keys").join("jwt.key")
 }
 
-/// Opens storage and keys in the data directory (creating them on first start).
+/// Opens storage and keys in the data directory (creating them on first start). New tickets'
+/// routing events go to the embedded queue table (the `serve` worker processes them).
 pub fn open_helpdesk(data_dir: &Path) -> anyhow::Result<(Helpdesk, AuthConfig, bool)> {
+    let (helpdesk, auth, first_start, _) = open_with_queue(data_dir, QueueSettings::default())?;
+    Ok((helpdesk, auth, first_start))
+}
+
+/// `open_helpdesk`, also handing back the routing queue (for the worker).
+pub fn open_with_queue(
+    data_dir: &Path,
+    settings: QueueSettings,
+) -> anyhow::Result<(Helpdesk, AuthConfig, bool, Arc<SqliteQueue>)> {
     std::fs::create_dir_all(data_dir)?;
     let db = database_path(data_dir);
     let first_start = !db.exists();
     let table = SqliteTable::open(&db)?;
+    let queue = Arc::new(SqliteQueue::open(
+        &db,
+        helpdesk_adapters::local::queue::ROUTING,
+        settings,
+    )?);
     let key = keyfile::load_or_create_secret(&jwt_key_path(data_dir))?;
     let helpdesk = Helpdesk::new(
         Arc::new(table),
         Arc::new(SystemClock),
         Arc::new(UlidGen::default()),
-    );
-    Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start))
+    )
+    .with_routing_queue(queue.clone());
+    Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start, queue))
 }
 
 /// One SLA sweep at `now` against the data directory, alerts to its outbox.
@@ -74,6 +94,52 @@ pub async fn sweep_once(
     let (helpdesk, _, _) = open_helpdesk(data_dir)?;
     let sink = helpdesk_adapters::local::outbox::OutboxAlertSink::new(data_dir);
     Ok(helpdesk.sweep_sla(now, &sink).await?)
+}
+
+/// One re-enqueue sweep of unrouted tickets at `now` (part of `helpdesk sweep`).
+pub async fn resweep_once(
+    data_dir: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<helpdesk_app::queue::ResweepReport> {
+    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    Ok(helpdesk.resweep_unrouted(now, RESWEEP_LIMIT).await?)
+}
+
+/// Markers examined per shard and sweep; the next minute continues.
+pub const RESWEEP_LIMIT: usize = 200;
+
+/// The routing worker of `serve`: receives from the embedded queue, routes, deletes; failures
+/// come back after a backoff and are dead-lettered after `max_receives`. Rows stay in the
+/// database until done, so a restart resumes where it stopped.
+fn spawn_routing_worker(helpdesk: Helpdesk, queue: Arc<SqliteQueue>) {
+    tokio::spawn(async move {
+        loop {
+            match queue.work_once(&helpdesk, 10).await {
+                Ok(r) if r.received > 0 => {
+                    if r.retrying + r.dead_lettered > 0 {
+                        tracing::warn!(
+                            done = r.done,
+                            retrying = r.retrying,
+                            dead_lettered = r.dead_lettered,
+                            "routing batch had failures"
+                        );
+                    }
+                }
+                Ok(_) => {
+                    // Idle: woken by an enqueue in this process, or poll for retries coming due
+                    // (and rows other processes, e.g. `helpdesk ingest-email`, added).
+                    tokio::select! {
+                        _ = queue.wait_for_work() => {}
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "routing queue unavailable; retrying in 5 s");
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                }
+            }
+        }
+    });
 }
 
 /// Outbound mail of the self-hosted binary: `Support <support@{mail_domain}>`, signed with the
@@ -124,6 +190,20 @@ fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "SLA sweep failed; the next one catches up"),
             }
+            match helpdesk
+                .resweep_unrouted(chrono::Utc::now(), RESWEEP_LIMIT)
+                .await
+            {
+                Ok(r) if r.enqueued + r.errors > 0 => tracing::info!(
+                    enqueued = r.enqueued,
+                    errors = r.errors,
+                    "re-enqueued unrouted tickets"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "routing resweep failed; the next one catches up")
+                }
+            }
             if let Some(mail) = helpdesk.mail_settings() {
                 match helpdesk
                     .deliver_pending_mail(chrono::Utc::now(), mail.sender.as_ref())
@@ -148,10 +228,12 @@ fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
 
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let (helpdesk, auth, first_start) = open_helpdesk(&config.data_dir)?;
+        let (helpdesk, auth, first_start, queue) =
+            open_with_queue(&config.data_dir, config.routing_queue)?;
         let helpdesk = helpdesk.with_mail(mail_settings(&config.data_dir, &config.mail_domain)?);
         let listener = TcpListener::bind(config.listen).await?;
         spawn_sweeper(helpdesk.clone(), config.data_dir.clone());
+        spawn_routing_worker(helpdesk.clone(), queue);
         let smtp_addr = match config.smtp {
             Some(addr) => {
                 let smtp = std::net::TcpListener::bind(addr)?;

@@ -147,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
                 listen,
                 smtp,
                 mail_domain: mail_domain.clone(),
+                routing_queue: Default::default(),
             })
             .await?;
             let addr = app.local_addr()?;
@@ -216,9 +217,10 @@ async fn main() -> anyhow::Result<()> {
             for alert in &report.alerts {
                 println!("{}", serde_json::to_string(alert)?);
             }
+            let routing = helpdesk::resweep_once(&data.data, now).await?;
             println!(
                 "{}",
-                serde_json::json!({ "summary": { "now": now, "examined": report.examined, "alerts": report.alerts.len(), "queries": report.queries } })
+                serde_json::json!({ "summary": { "now": now, "examined": report.examined, "alerts": report.alerts.len(), "queries": report.queries, "routing_resweep": routing } })
             );
         }
         Command::DeliverMail {

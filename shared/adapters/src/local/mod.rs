@@ -3,6 +3,7 @@
 pub mod blobs;
 pub mod keyfile;
 pub mod outbox;
+pub mod queue;
 pub mod smtp;
 pub mod sqlite;
 

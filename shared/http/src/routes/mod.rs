@@ -1,3 +1,4 @@
+pub(crate) mod dead_letters;
 pub(crate) mod directory;
 pub(crate) mod inbound;
 pub(crate) mod sla;
@@ -65,6 +66,11 @@ pub fn router(state: AppState) -> Router {
         .route("/stats/dashboard", get(dashboard))
         .route("/sla/policy", get(sla::get_policy).put(sla::put_policy))
         .route("/quarantine", get(inbound::list))
+        .route("/routing/dead-letters", get(dead_letters::list))
+        .route(
+            "/routing/dead-letters/{id}/requeue",
+            post(dead_letters::requeue),
+        )
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found);
     Router::new()
