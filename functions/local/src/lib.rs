@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub mod bench;
+pub mod bench_route;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -381,4 +382,21 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+/// `helpdesk rebalance`: the plan (and with `apply`, the moves) as a supervisor.
+pub async fn rebalance(
+    data_dir: &Path,
+    supervisor: &str,
+    apply: bool,
+) -> anyhow::Result<helpdesk_app::routing::RebalancePlan> {
+    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    let email = helpdesk_domain::EmailAddress::parse(supervisor)
+        .map_err(|e| anyhow::anyhow!("--supervisor: {e}"))?;
+    let role = match helpdesk.agent_record(&email).await? {
+        Some(a) if a.role != helpdesk_domain::Role::Agent => a.role,
+        _ => anyhow::bail!("--supervisor must be a supervisor or admin in the directory"),
+    };
+    let actor = helpdesk_domain::Actor::Staff { email, role };
+    Ok(helpdesk.rebalance(&actor, !apply).await?)
 }

@@ -105,6 +105,27 @@ enum Command {
         #[arg(long, default_value = "shared/mail/tests/fixtures")]
         fixtures: PathBuf,
     },
+    /// Move tickets off offline and overloaded agents (as a supervisor). Prints the plan as JSON;
+    /// with --dry-run nothing moves.
+    Rebalance {
+        #[command(flatten)]
+        data: DataArg,
+        /// The supervisor (or admin) the moves are recorded as.
+        #[arg(long)]
+        supervisor: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Benchmark: route N tickets through the pipeline against M agents on the embedded engine;
+    /// prints tickets/s and the load spread (max/min open tickets per agent).
+    BenchRoute {
+        #[arg(long, default_value_t = 10_000)]
+        tickets: usize,
+        #[arg(long, default_value_t = 50)]
+        agents: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Benchmark: create tickets through the local HTTP API, then the same number of raw SQLite
     /// inserts, and print both rates. Uses a temporary data directory.
     Bench {
@@ -252,6 +273,21 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::BenchIngest { messages, fixtures } => {
             helpdesk::bench::ingest(messages.max(1), &fixtures).await?;
+        }
+        Command::Rebalance {
+            data,
+            supervisor,
+            dry_run,
+        } => {
+            let plan = helpdesk::rebalance(&data.data, &supervisor, !dry_run).await?;
+            println!("{}", serde_json::to_string_pretty(&plan)?);
+        }
+        Command::BenchRoute {
+            tickets,
+            agents,
+            concurrency,
+        } => {
+            helpdesk::bench_route::run(tickets.max(1), agents.max(1), concurrency.max(1)).await?;
         }
         Command::Bench {
             tickets,

@@ -75,6 +75,11 @@ fn requirements(t: &Ticket, settings: &RoutingSettings) -> Requirements {
 }
 
 impl Helpdesk {
+    /// An agent's directory record, for tools acting as that agent (`helpdesk rebalance`).
+    pub async fn agent_record(&self, email: &EmailAddress) -> Result<Option<Agent>, AppError> {
+        self.load_agent(email).await
+    }
+
     /// Every agent's load, from one partition of counters.
     pub async fn agent_loads(&self) -> Result<BTreeMap<String, Load>, AppError> {
         let mut out: BTreeMap<String, Load> = BTreeMap::new();
