@@ -11,3 +11,5 @@
 pub mod aws;
 #[cfg(feature = "local")]
 pub mod local;
+#[cfg(feature = "platform")]
+pub mod platform;

@@ -5,8 +5,10 @@ pub mod dynamodb;
 pub mod s3;
 pub mod ses;
 pub mod sns;
+pub mod sqs;
 
 pub use dynamodb::DynamoTable;
 pub use s3::S3BlobStore;
 pub use ses::SesMailSender;
 pub use sns::{SnsAlertSink, SnsSms};
+pub use sqs::SqsRoutingQueue;
