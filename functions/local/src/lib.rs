@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub mod bench;
+pub mod import;
 pub mod bench_route;
 
 #[derive(Debug, Clone)]

@@ -68,6 +68,15 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Import customers (the default customer directory) from a CSV file with a header row:
+    /// email (required), name, tier, business_owner, plan, locale, account_id, platform_user_id.
+    /// Idempotent upsert; empty cells keep the stored value. Prints a JSON summary with per-row
+    /// errors; exits non-zero when any row was rejected.
+    ImportCustomers {
+        #[command(flatten)]
+        data: DataArg,
+        file: PathBuf,
+    },
     /// Run one SLA sweep at a given time (deterministic; for tests and catch-up). Prints one
     /// JSON line per alert raised, then a summary line.
     Sweep {
@@ -220,6 +229,14 @@ async fn main() -> anyhow::Result<()> {
             paths,
         } => {
             if !helpdesk::ingest_paths(&data.data, &mail_domain, &paths).await? {
+                std::process::exit(1);
+            }
+        }
+        Command::ImportCustomers { data, file } => {
+            let (helpdesk, _, _) = helpdesk::open_helpdesk(&data.data)?;
+            let summary = helpdesk::import::import_customers(&helpdesk, &file).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            if !summary.errors.is_empty() {
                 std::process::exit(1);
             }
         }

@@ -225,3 +225,60 @@ impl Helpdesk {
         }
     }
 }
+
+/// What an idempotent customer upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Upsert {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// True when every field the input sets already has that value (so a re-import writes nothing).
+fn same_as(prev: &Customer, input: &crate::directory::CustomerInput) -> bool {
+    let text = |v: &Option<String>, p: Option<&str>| match v {
+        None => true,
+        Some(v) => Some(v.trim()) == p,
+    };
+    text(&input.name, prev.name.as_deref())
+        && input.locale.as_deref().is_none_or(|l| {
+            helpdesk_domain::people::parse_locale(l).ok().as_deref() == Some(prev.locale.as_str())
+        })
+        && input.tier.is_none_or(|t| t == prev.tier)
+        && input
+            .business_owner
+            .is_none_or(|b| b == prev.business_owner)
+        && text(&input.plan, prev.plan.as_deref())
+        && text(&input.account_id, prev.account_id.as_deref())
+        && text(&input.platform_user_id, prev.platform_user_id.as_deref())
+}
+
+impl Helpdesk {
+    /// Creates the customer, or updates the fields the input sets (others are kept); writes
+    /// nothing when the stored profile already matches. For imports (`helpdesk import-customers`).
+    pub async fn upsert_customer(
+        &self,
+        actor: &helpdesk_domain::Actor,
+        input: crate::directory::CustomerInput,
+    ) -> Result<Upsert, AppError> {
+        crate::directory::require(actor.can_manage_directory(), "only admins manage customers")?;
+        let email = input.email.clone();
+        match self.load_customer(&email).await? {
+            Some(prev) if same_as(&prev, &input) => Ok(Upsert::Unchanged),
+            Some(_) => {
+                self.update_customer(actor, &email, input, None).await?;
+                Ok(Upsert::Updated)
+            }
+            None => match self.create_customer(actor, input.clone()).await {
+                Ok(_) => Ok(Upsert::Created),
+                // Created concurrently: apply the row as an update.
+                Err(AppError::Conflict { .. }) => {
+                    self.update_customer(actor, &email, input, None).await?;
+                    Ok(Upsert::Updated)
+                }
+                Err(e) => Err(e),
+            },
+        }
+    }
+}
