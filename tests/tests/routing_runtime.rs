@@ -97,6 +97,21 @@ async fn api_ticket_is_routed_by_the_serve_worker() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(routed, "the worker did not route the new ticket");
+    // The audit shows the routing outcome, once.
+    let view = app
+        .get(
+            &format!("/api/v1/tickets/{}", t["number"].as_str().expect("number")),
+            &agent,
+        )
+        .await;
+    assert_eq!(view.status, StatusCode::OK, "{:?}", view.body);
+    let routed_events = view.body["audit"]
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter(|a| a["action"] == "routed")
+        .count();
+    assert_eq!(routed_events, 1, "{}", view.body["audit"]);
     let dead = app.get("/api/v1/routing/dead-letters", &app.admin()).await;
     assert_eq!(dead.status, StatusCode::OK, "{:?}", dead.body);
     assert_eq!(dead.body["items"], json!([]));
@@ -120,6 +135,18 @@ async fn creation_marks_unrouted_and_processing_clears_it_idempotently() {
     assert_eq!((r.received, r.done), (2, 2));
     assert!(!l.helpdesk.is_unrouted(&id).await.expect("marker"));
     assert_eq!(l.queue.pending().await.expect("pending"), 0);
+    // One routing outcome recorded, not two.
+    let staff = Actor::Staff {
+        email: EmailAddress::parse("admin@example.com").expect("e"),
+        role: helpdesk_domain::Role::Admin,
+    };
+    let view = l
+        .helpdesk
+        .get_ticket(&staff, &id.to_string())
+        .await
+        .expect("view");
+    let routed = view.audit.iter().filter(|a| a.action == "routed").count();
+    assert_eq!(routed, 1);
 }
 
 #[tokio::test]

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub mod bench;
-pub mod import;
 pub mod bench_route;
+pub mod import;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -85,6 +85,14 @@ pub fn open_with_queue(
         Arc::new(UlidGen::default()),
     )
     .with_routing_queue(queue.clone());
+    // Customer pre-population from the platform's user API when configured, else the stored
+    // customers table.
+    let helpdesk = match helpdesk_adapters::platform::HttpCustomerDirectory::from_env(|k| {
+        std::env::var(k).ok()
+    })? {
+        Some(directory) => helpdesk.with_customer_directory(Arc::new(directory)),
+        None => helpdesk,
+    };
     Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start, queue))
 }
 

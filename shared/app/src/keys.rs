@@ -12,6 +12,7 @@
 //! | department        | `DEPT#{id}`      | `#DEPT`      | gsi1 `DEPTS` / `{id}`                              |
 //! | customer          | `CU#{email}`     | `#CUSTOMER`  | gsi1 `CUSTOMERS` / `{email}`, gsi2 `PUID#{platform id}` / `#` |
 //! | counter           | `CTR#{name}`     | `CTR`        | —                                                  |
+//! | unrouted marker   | `T#{id}`         | `ROUTE`      | gsi1 `ROUTEQ#{shard}` / `{next check}#{id}` (until routed) |
 
 use crate::ports::{Index, Item, Key};
 use crate::AppError;
@@ -63,6 +64,19 @@ pub fn department_key(id: &DepartmentId) -> Key {
 
 pub fn customer_key(email: &EmailAddress) -> Key {
     Key::new(format!("CU#{email}"), "#CUSTOMER")
+}
+
+/// A ticket's "not routed yet" marker (see `queue.rs`): written with the ticket, deleted once
+/// routed, so the resweep finds unrouted tickets with a key query.
+pub fn route_marker_key(id: &TicketId) -> Key {
+    Key::new(ticket_pk(id), ROUTE_SK)
+}
+
+pub const ROUTE_SK: &str = "ROUTE";
+
+/// The sparse index partition of unrouted markers, sharded like the SLA due index.
+pub fn route_partition(shard: u32) -> String {
+    format!("ROUTEQ#{shard}")
 }
 
 pub const AGENTS_PARTITION: &str = "AGENTS";

@@ -12,7 +12,7 @@
 //! dead-letter queue, which the key-value `Table` port (and DynamoDB) do not model.
 
 use crate::keys::{self, from_item, to_doc};
-use crate::ports::{Condition, Index, Item, Key, Query, SortKey, TableError, WriteOp};
+use crate::ports::{Condition, Index, Item, Query, SortKey, TableError, WriteOp};
 use crate::routing::{RouteOutcome, RoutingEvent};
 use crate::{AppError, Helpdesk};
 use async_trait::async_trait;
@@ -68,21 +68,13 @@ pub fn parse_routing_event(body: &str) -> Result<RoutingEvent, AppError> {
         .map_err(|e| AppError::validation("body", format!("not a routing event: {e}")))
 }
 
-pub const ROUTE_SK: &str = "ROUTE";
+pub use crate::keys::{route_marker_key, route_partition, ROUTE_SK};
 
 /// How long after creation the sweep first looks at an unrouted ticket (the event is normally
 /// routed long before).
 pub const FIRST_CHECK_SECS: i64 = 120;
 /// The longest wait between two re-enqueues of the same ticket.
 pub const MAX_CHECK_SECS: i64 = 3600;
-
-pub fn route_marker_key(id: &TicketId) -> Key {
-    Key::new(keys::ticket_pk(id), ROUTE_SK)
-}
-
-pub fn route_partition(shard: u32) -> String {
-    format!("ROUTEQ#{shard}")
-}
 
 /// The "not routed yet" marker of a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
