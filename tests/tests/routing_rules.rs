@@ -150,7 +150,7 @@ async fn near_duplicates_are_flagged_and_exact_resends_merged() {
     let dup = &v["ticket"]["routing"]["possible_duplicate"];
     assert_eq!(dup["ticket_id"], first.as_str(), "{v}");
     let score = dup["score"].as_f64().unwrap_or(0.0);
-    assert!(score >= 0.5 && score <= 1.0, "score {score}");
+    assert!((0.5..=1.0).contains(&score), "score {score}");
     assert_eq!(v["ticket"]["status"], "new", "flagged, not merged");
     // Another customer's similar ticket is not a duplicate.
     let other = customer_ticket(&app, "fay@example.com", "Charged twice", body).await;

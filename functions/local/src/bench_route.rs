@@ -53,7 +53,7 @@ pub async fn run(tickets: usize, agents: usize, concurrency: usize) -> anyhow::R
     let dir = std::env::temp_dir().join(format!("helpdesk-bench-route-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let table = helpdesk_adapters::local::SqliteTable::open(&crate::database_path(&dir))?;
+    let table = helpdesk_adapters::local::SqliteTable::open(crate::database_path(&dir))?;
     let helpdesk = Helpdesk::new(
         Arc::new(table),
         Arc::new(helpdesk_app::SystemClock),

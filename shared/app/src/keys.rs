@@ -13,6 +13,10 @@
 //! | customer          | `CU#{email}`     | `#CUSTOMER`  | gsi1 `CUSTOMERS` / `{email}`, gsi2 `PUID#{platform id}` / `#` |
 //! | counter           | `CTR#{name}`     | `CTR`        | —                                                  |
 //! | unrouted marker   | `T#{id}`         | `ROUTE`      | gsi1 `ROUTEQ#{shard}` / `{next check}#{id}` (until routed) |
+//!
+//! Routing items (`routing/mod.rs`, `stats.rs`): rules `CFG#routing`/`CFG`, agent loads
+//! `LOAD#agents`/`{email}#open|#weight`, assignment sequence `AG#{email}`/`#LOADSEQ`, round-robin
+//! cursor `RR#{department or -}`/`RR`.
 
 use crate::ports::{Index, Item, Key};
 use crate::AppError;

@@ -33,9 +33,11 @@ pub struct RebalancePlan {
     pub failed: Vec<String>,
 }
 
+// Built once per routing and matched at once; boxing the writes would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Pick {
     Agent {
-        agent: Agent,
+        agent: Box<Agent>,
         /// The conditional bump of the agent's assignment sequence.
         guard: WriteOp,
         /// The department's round-robin cursor, moved to this agent.
@@ -105,10 +107,13 @@ impl Helpdesk {
         }
     }
 
-    pub(crate) async fn pick_agent(&self, t: &Ticket) -> Result<Pick, AppError> {
-        let settings = self.routing_rules().await?.0.settings;
+    pub(crate) async fn pick_agent(
+        &self,
+        t: &Ticket,
+        settings: &RoutingSettings,
+    ) -> Result<Pick, AppError> {
         let agents = self.all_agents().await?;
-        let mut req = requirements(t, &settings);
+        let mut req = requirements(t, settings);
         let in_dept: Vec<&Agent> = agents.iter().filter(|a| req.in_department(a)).collect();
         if in_dept.is_empty() {
             return Ok(Pick::Nobody(match &t.department {
@@ -170,7 +175,7 @@ impl Helpdesk {
             condition: Condition::None,
         };
         Ok(Pick::Agent {
-            agent: agent.clone(),
+            agent: Box::new(agent.clone()),
             guard,
             cursor,
             relaxed,
@@ -179,6 +184,7 @@ impl Helpdesk {
 
     /// Assigns one routed, unassigned ticket if a qualified agent has room. Returns the agent.
     async fn assign_waiting_ticket(&self, id: &TicketId) -> Result<Option<EmailAddress>, AppError> {
+        let settings = self.routing_rules().await?.0.settings;
         for _ in 0..super::ROUTE_ATTEMPTS {
             let Some(before) = self.load_ticket(id).await? else {
                 return Ok(None);
@@ -194,7 +200,7 @@ impl Helpdesk {
                 guard,
                 cursor,
                 ..
-            } = self.pick_agent(&before).await?
+            } = self.pick_agent(&before, &settings).await?
             else {
                 return Ok(None);
             };

@@ -205,8 +205,13 @@ impl Helpdesk {
         let mut changes = Vec::new();
 
         if first {
+            // The customer's recent tickets, read once for both duplicate checks.
+            let recent = self.recent_with_bodies(&before, &rules.settings).await?;
             // Exact re-sends are merged before anything else is decided about them.
-            if let Some(outcome) = self.merge_exact_resend(&before, &body, &rules).await? {
+            if let Some(outcome) = self
+                .merge_exact_resend(&before, &body, &recent, &rules.settings)
+                .await?
+            {
                 return Ok(Attempt::Done(outcome));
             }
             let e = self.enrich_customer(&mut t).await?;
@@ -236,7 +241,7 @@ impl Helpdesk {
                     t.department = Some(dept);
                 }
             }
-            if let Some(dup) = self.near_duplicate(&t, &body, &rules.settings).await? {
+            if let Some(dup) = near_duplicate(&t, &body, &recent, &rules.settings) {
                 decisions.push(format!(
                     "duplicate: possibly {} (similarity {:.2})",
                     dup.number, dup.score
@@ -288,7 +293,7 @@ impl Helpdesk {
         // Assignment.
         let mut ops = Vec::new();
         if t.assignee.is_none() && t.status == Status::New {
-            match self.pick_agent(&t).await? {
+            match self.pick_agent(&t, &rules.settings).await? {
                 assign::Pick::Agent {
                     agent,
                     guard,
@@ -519,12 +524,19 @@ impl Helpdesk {
         Ok(self.load_department(&d).await?.map(|_| d))
     }
 
-    /// Recent tickets of the same customer (gsi3 `TC#{email}`, newest first, within the window).
-    async fn recent_tickets_of_customer(
+    /// Recent tickets of the same customer (gsi3 `TC#{email}`, newest first, within the longer
+    /// of the two duplicate windows, at most 25), each with its first message.
+    async fn recent_with_bodies(
         &self,
         t: &Ticket,
-        window: chrono::Duration,
-    ) -> Result<Vec<Ticket>, AppError> {
+        settings: &RoutingSettings,
+    ) -> Result<Vec<(Ticket, String)>, AppError> {
+        let window = chrono::Duration::hours(i64::from(settings.duplicate_window_hours)).max(
+            chrono::Duration::minutes(i64::from(settings.exact_resend_minutes)),
+        );
+        if window.is_zero() {
+            return Ok(Vec::new());
+        }
         let from = keys::time_key(&(t.created_at - window));
         let page = self
             .table
@@ -539,15 +551,16 @@ impl Helpdesk {
             )
             .await
             .map_err(AppError::storage("reading a customer's recent tickets"))?;
-        page.items
-            .iter()
-            .map(from_item::<Ticket>)
-            .filter(|r| {
-                r.as_ref().map_or(true, |o| {
-                    o.id != t.id && o.merged_into.is_none() && o.created_at <= t.created_at
-                })
-            })
-            .collect()
+        let mut out = Vec::new();
+        for item in &page.items {
+            let other: Ticket = from_item(item)?;
+            if other.id == t.id || other.merged_into.is_some() || other.created_at > t.created_at {
+                continue;
+            }
+            let body = self.first_body(&other.id).await?;
+            out.push((other, body));
+        }
+        Ok(out)
     }
 
     async fn first_body(&self, id: &TicketId) -> Result<String, AppError> {
@@ -572,79 +585,43 @@ impl Helpdesk {
         &self,
         t: &Ticket,
         body: &str,
-        rules: &RoutingRules,
-    ) -> Result<Option<RouteOutcome>, AppError> {
-        let window = chrono::Duration::minutes(i64::from(rules.settings.exact_resend_minutes));
-        if rules.settings.exact_resend_minutes == 0 || normalise(body).is_empty() {
-            return Ok(None);
-        }
-        let mine = normalise(body);
-        for other in self.recent_tickets_of_customer(t, window).await? {
-            if other.status == Status::Closed {
-                continue;
-            }
-            if normalise(&self.first_body(&other.id).await?) != mine {
-                continue;
-            }
-            let system = helpdesk_domain::Actor::System {
-                job: "routing".into(),
-            };
-            self.merge(
-                &system,
-                &t.id.to_string(),
-                crate::tickets::Merge {
-                    into: other.id.to_string(),
-                    note: Some(format!(
-                        "Exact re-send of {} within {} minutes: merged automatically by routing.",
-                        other.number, rules.settings.exact_resend_minutes
-                    )),
-                },
-            )
-            .await?;
-            return Ok(Some(RouteOutcome {
-                already_routed: false,
-                decisions: vec![format!(
-                    "duplicate: exact re-send of {}; merged into it",
-                    other.number
-                )],
-            }));
-        }
-        Ok(None)
-    }
-
-    /// The most similar recent ticket of the same customer, when similar enough (MinHash over
-    /// word shingles of subject and body).
-    async fn near_duplicate(
-        &self,
-        t: &Ticket,
-        body: &str,
+        recent: &[(Ticket, String)],
         settings: &RoutingSettings,
-    ) -> Result<Option<DuplicateFlag>, AppError> {
-        let window = chrono::Duration::hours(i64::from(settings.duplicate_window_hours));
-        if settings.duplicate_window_hours == 0 {
+    ) -> Result<Option<RouteOutcome>, AppError> {
+        let mine = normalise(body);
+        if settings.exact_resend_minutes == 0 || mine.is_empty() {
             return Ok(None);
         }
-        let hasher = MinHasher::default();
-        let mine = hasher.signature(&normalise(&format!("{} {body}", t.subject)));
-        let mut best: Option<DuplicateFlag> = None;
-        for other in self.recent_tickets_of_customer(t, window).await? {
-            let text = format!("{} {}", other.subject, self.first_body(&other.id).await?);
-            let sig = hasher.signature(&normalise(&text));
-            if !hasher.candidates(&mine, &sig) {
-                continue;
-            }
-            let score = hasher.similarity(&mine, &sig);
-            if score >= settings.duplicate_threshold
-                && best.as_ref().is_none_or(|b| score > b.score)
-            {
-                best = Some(DuplicateFlag {
-                    ticket_id: other.id,
-                    number: other.number.to_string(),
-                    score,
-                });
-            }
-        }
-        Ok(best)
+        let window = chrono::Duration::minutes(i64::from(settings.exact_resend_minutes));
+        let Some((other, _)) = recent.iter().find(|(o, b)| {
+            o.status != Status::Closed
+                && t.created_at - o.created_at <= window
+                && normalise(b) == mine
+        }) else {
+            return Ok(None);
+        };
+        let system = helpdesk_domain::Actor::System {
+            job: "routing".into(),
+        };
+        self.merge(
+            &system,
+            &t.id.to_string(),
+            crate::tickets::Merge {
+                into: other.id.to_string(),
+                note: Some(format!(
+                    "Exact re-send of {} within {} minutes: merged automatically by routing.",
+                    other.number, settings.exact_resend_minutes
+                )),
+            },
+        )
+        .await?;
+        Ok(Some(RouteOutcome {
+            already_routed: false,
+            decisions: vec![format!(
+                "duplicate: exact re-send of {}; merged into it",
+                other.number
+            )],
+        }))
     }
 
     /// Supervisors and admins (escalation notices), from the agents index.
@@ -677,6 +654,41 @@ impl Helpdesk {
             }
         }
     }
+}
+
+/// The most similar recent ticket of the same customer within the window, when similar enough
+/// (MinHash over word shingles of subject and body, LSH bands as the cheap first filter).
+fn near_duplicate(
+    t: &Ticket,
+    body: &str,
+    recent: &[(Ticket, String)],
+    settings: &RoutingSettings,
+) -> Option<DuplicateFlag> {
+    if settings.duplicate_window_hours == 0 {
+        return None;
+    }
+    let window = chrono::Duration::hours(i64::from(settings.duplicate_window_hours));
+    let hasher = MinHasher::default();
+    let mine = hasher.signature(&normalise(&format!("{} {body}", t.subject)));
+    let mut best: Option<DuplicateFlag> = None;
+    for (other, other_body) in recent {
+        if t.created_at - other.created_at > window {
+            continue;
+        }
+        let sig = hasher.signature(&normalise(&format!("{} {other_body}", other.subject)));
+        if !hasher.candidates(&mine, &sig) {
+            continue;
+        }
+        let score = hasher.similarity(&mine, &sig);
+        if score >= settings.duplicate_threshold && best.as_ref().is_none_or(|b| score > b.score) {
+            best = Some(DuplicateFlag {
+                ticket_id: other.id,
+                number: other.number.to_string(),
+                score,
+            });
+        }
+    }
+    best
 }
 
 fn json<T: Serialize>(v: &T) -> serde_json::Value {
