@@ -64,7 +64,7 @@ async fn customer_ticket(app: &TestApp, customer: &str, subject: &str, body: &st
 
 #[tokio::test]
 async fn routed_to_the_least_loaded_qualified_agent_with_the_rule_that_fired() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_routing().await;
     app.create_department("billing").await;
     app.create_department("sales").await;
     agent(
@@ -141,7 +141,7 @@ async fn routed_to_the_least_loaded_qualified_agent_with_the_rule_that_fired() {
 
 #[tokio::test]
 async fn near_duplicates_are_flagged_and_exact_resends_merged() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_routing().await;
     let body = "I was charged twice for my subscription this month, please refund the second payment as soon as possible.";
     let first = customer_ticket(&app, "eve@example.com", "Charged twice", body).await;
     route(&app, &first).await;
@@ -181,7 +181,7 @@ fn escalation_mails(app: &TestApp) -> Vec<String> {
 
 #[tokio::test]
 async fn escalation_rules_notify_supervisors_once_and_count() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_routing().await;
     agent(&app, "sup@example.com", "supervisor", json!({})).await;
     let r = app
         .post(
@@ -228,7 +228,7 @@ async fn escalation_rules_notify_supervisors_once_and_count() {
 
 #[tokio::test]
 async fn waiting_tickets_go_to_an_agent_who_becomes_available() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_routing().await;
     app.create_department("support").await;
     agent(
         &app,
@@ -269,7 +269,7 @@ async fn waiting_tickets_go_to_an_agent_who_becomes_available() {
 
 #[tokio::test]
 async fn rebalance_previews_then_moves_work_off_offline_agents() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_routing().await;
     agent(&app, "ivy@example.com", "agent", json!({})).await;
     agent(&app, "jo@example.com", "agent", json!({})).await;
     let t = app.create_ticket(&app.admin(), json!({ "subject": "Held", "body": "x", "customer": { "email": "k@example.com" }, "assignee": "ivy@example.com" })).await;
@@ -325,7 +325,7 @@ async fn rebalance_previews_then_moves_work_off_offline_agents() {
 
 #[tokio::test]
 async fn rules_are_validated_versioned_and_admin_only() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_routing().await;
     let r = app
         .get("/api/v1/routing/rules", &app.agent("a@example.com"))
         .await;

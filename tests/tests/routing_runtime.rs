@@ -77,7 +77,7 @@ async fn new_ticket(h: &Helpdesk, subject: &str) -> TicketId {
 
 #[tokio::test]
 async fn api_ticket_is_routed_by_the_serve_worker() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_routing().await;
     let agent = app.agent("agent@example.com");
     let t = app
         .ticket_for(&agent, "cu@example.com", "Cannot log in")
@@ -296,7 +296,7 @@ async fn sweep_re_enqueues_tickets_left_unrouted() {
 
 #[tokio::test]
 async fn dead_letter_api_is_for_admins_and_requeues() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_routing().await;
     let queue =
         SqliteQueue::open(app.data.path().join("helpdesk.db"), ROUTING, fast(5)).expect("queue");
     queue.send("garbage".into()).await.expect("send");

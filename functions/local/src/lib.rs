@@ -24,6 +24,9 @@ pub struct Config {
     pub mail_domain: String,
     /// The embedded routing queue's visibility timeout, retries and backoff.
     pub routing_queue: QueueSettings,
+    /// Run the routing worker (`serve` always does; tests of other features may turn it off so
+    /// routing does not change their tickets underneath them).
+    pub routing_worker: bool,
 }
 
 impl Config {
@@ -35,6 +38,7 @@ impl Config {
             smtp: None,
             mail_domain: DEFAULT_MAIL_DOMAIN.into(),
             routing_queue: QueueSettings::default(),
+            routing_worker: true,
         }
     }
 }
@@ -243,7 +247,9 @@ impl Application {
         let helpdesk = helpdesk.with_mail(mail_settings(&config.data_dir, &config.mail_domain)?);
         let listener = TcpListener::bind(config.listen).await?;
         spawn_sweeper(helpdesk.clone(), config.data_dir.clone());
-        spawn_routing_worker(helpdesk.clone(), queue);
+        if config.routing_worker {
+            spawn_routing_worker(helpdesk.clone(), queue);
+        }
         let smtp_addr = match config.smtp {
             Some(addr) => {
                 let smtp = std::net::TcpListener::bind(addr)?;
