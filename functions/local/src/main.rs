@@ -178,6 +178,7 @@ async fn main() -> anyhow::Result<()> {
                 smtp,
                 mail_domain: mail_domain.clone(),
                 routing_queue: Default::default(),
+                routing_worker: true,
             })
             .await?;
             let addr = app.local_addr()?;
