@@ -29,9 +29,22 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The app without its routing worker: tickets stay as their test made them (routing is
+    /// still available on demand, `POST /api/v1/routing/tickets/{id}`).
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(false).await
+    }
+
+    /// The app as `serve` runs it, routing worker included.
+    pub async fn spawn_with_routing() -> TestApp {
+        Self::spawn_with(true).await
+    }
+
+    async fn spawn_with(routing_worker: bool) -> TestApp {
         let data = tempfile::tempdir().expect("tempdir");
-        let config = helpdesk::Config::new(data.path().to_path_buf(), ([127, 0, 0, 1], 0).into());
+        let mut config =
+            helpdesk::Config::new(data.path().to_path_buf(), ([127, 0, 0, 1], 0).into());
+        config.routing_worker = routing_worker;
         let app = helpdesk::Application::build(&config)
             .await
             .expect("build app");

@@ -33,6 +33,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     {
         helpdesk = helpdesk.with_mail(mail);
     }
+    // New tickets' routing events go to the SQS routing queue (the router function consumes it).
+    if let Some(queue) = helpdesk_adapters::aws::SqsRoutingQueue::from_env(
+        helpdesk_adapters::aws::sqs::client_from(&config),
+        |k| std::env::var(k).ok(),
+    ) {
+        helpdesk = helpdesk.with_routing_queue(Arc::new(queue));
+    }
     // Attachments (downloads, files on replies) and raw mail live in the mail bucket.
     if let Some(bucket) = std::env::var("MAIL_BUCKET").ok().filter(|b| !b.is_empty()) {
         let s3 = helpdesk_adapters::aws::s3::client_from(&config);

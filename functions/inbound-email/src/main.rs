@@ -34,11 +34,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table_name);
     let blobs = S3BlobStore::new(helpdesk_adapters::aws::s3::client_from(&config), bucket);
-    let helpdesk = Helpdesk::new(
+    let mut helpdesk = Helpdesk::new(
         Arc::new(table),
         Arc::new(SystemClock),
         Arc::new(UlidGen::default()),
     );
+    // New tickets' routing events go to the SQS routing queue (the router function consumes it).
+    if let Some(queue) = helpdesk_adapters::aws::SqsRoutingQueue::from_env(
+        helpdesk_adapters::aws::sqs::client_from(&config),
+        |k| std::env::var(k).ok(),
+    ) {
+        helpdesk = helpdesk.with_routing_queue(Arc::new(queue));
+    }
     let (blobs, settings) = (Arc::new(blobs), Arc::new(settings));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SimpleEmailEvent>| {
         let (helpdesk, blobs, settings) = (helpdesk.clone(), blobs.clone(), settings.clone());

@@ -1,6 +1,7 @@
 //! The self-hosted help desk as a library: `Application::build` wires the embedded adapters
 //! to the shared router; `main.rs` and the integration tests both start it this way.
 
+use helpdesk_adapters::local::queue::{QueueSettings, SqliteQueue};
 use helpdesk_adapters::local::{keyfile, SqliteTable};
 use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
 use helpdesk_http::AuthConfig;
@@ -10,7 +11,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub mod bench;
+pub mod bench_route;
 pub mod eval;
+pub mod import;
 pub mod kb_bench;
 
 #[derive(Debug, Clone)]
@@ -23,6 +26,11 @@ pub struct Config {
     pub mail_domain: String,
     /// Base URL of the public pages in e-mail (survey, unsubscribe); default `http://{listen}`.
     pub public_url: Option<String>,
+    /// The embedded routing queue's visibility timeout, retries and backoff.
+    pub routing_queue: QueueSettings,
+    /// Run the routing worker (`serve` always does; tests of other features may turn it off so
+    /// routing does not change their tickets underneath them).
+    pub routing_worker: bool,
 }
 
 impl Config {
@@ -34,6 +42,8 @@ impl Config {
             smtp: None,
             mail_domain: DEFAULT_MAIL_DOMAIN.into(),
             public_url: None,
+            routing_queue: QueueSettings::default(),
+            routing_worker: true,
         }
     }
 }
@@ -65,12 +75,27 @@ pub fn jwt_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("keys").join("jwt.key")
 }
 
-/// Opens storage and keys in the data directory (creating them on first start).
+/// Opens storage and keys in the data directory (creating them on first start). New tickets'
+/// routing events go to the embedded queue table (the `serve` worker processes them).
 pub fn open_helpdesk(data_dir: &Path) -> anyhow::Result<(Helpdesk, AuthConfig, bool)> {
+    let (helpdesk, auth, first_start, _) = open_with_queue(data_dir, QueueSettings::default())?;
+    Ok((helpdesk, auth, first_start))
+}
+
+/// `open_helpdesk`, also handing back the routing queue (for the worker).
+pub fn open_with_queue(
+    data_dir: &Path,
+    settings: QueueSettings,
+) -> anyhow::Result<(Helpdesk, AuthConfig, bool, Arc<SqliteQueue>)> {
     std::fs::create_dir_all(data_dir)?;
     let db = database_path(data_dir);
     let first_start = !db.exists();
     let table = SqliteTable::open(&db)?;
+    let queue = Arc::new(SqliteQueue::open(
+        &db,
+        helpdesk_adapters::local::queue::ROUTING,
+        settings,
+    )?);
     let key = keyfile::load_or_create_secret(&jwt_key_path(data_dir))?;
     // Classifier models are blobs in the data directory (`classifier/models/`), the pointer to
     // the current one an item in the database.
@@ -88,8 +113,17 @@ pub fn open_helpdesk(data_dir: &Path) -> anyhow::Result<(Helpdesk, AuthConfig, b
     .with_model_store(Arc::new(
         helpdesk_adapters::local::blobs::FileBlobStore::new(data_dir),
     ))
-    .with_kb_index(Arc::new(kb_index));
-    Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start))
+    .with_kb_index(Arc::new(kb_index))
+    .with_routing_queue(queue.clone());
+    // Customer pre-population from the platform's user API when configured, else the stored
+    // customers table.
+    let helpdesk = match helpdesk_adapters::platform::HttpCustomerDirectory::from_env(|k| {
+        std::env::var(k).ok()
+    })? {
+        Some(directory) => helpdesk.with_customer_directory(Arc::new(directory)),
+        None => helpdesk,
+    };
+    Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start, queue))
 }
 
 /// One SLA sweep at `now` against the data directory, alerts to its outbox.
@@ -210,6 +244,52 @@ impl helpdesk_app::sla::AlertSink for LocalAlertSink {
     }
 }
 
+/// One re-enqueue sweep of unrouted tickets at `now` (part of `helpdesk sweep`).
+pub async fn resweep_once(
+    data_dir: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<helpdesk_app::queue::ResweepReport> {
+    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    Ok(helpdesk.resweep_unrouted(now, RESWEEP_LIMIT).await?)
+}
+
+/// Markers examined per shard and sweep; the next minute continues.
+pub const RESWEEP_LIMIT: usize = 200;
+
+/// The routing worker of `serve`: receives from the embedded queue, routes, deletes; failures
+/// come back after a backoff and are dead-lettered after `max_receives`. Rows stay in the
+/// database until done, so a restart resumes where it stopped.
+fn spawn_routing_worker(helpdesk: Helpdesk, queue: Arc<SqliteQueue>) {
+    tokio::spawn(async move {
+        loop {
+            match queue.work_once(&helpdesk, 10).await {
+                Ok(r) if r.received > 0 => {
+                    if r.retrying + r.dead_lettered > 0 {
+                        tracing::warn!(
+                            done = r.done,
+                            retrying = r.retrying,
+                            dead_lettered = r.dead_lettered,
+                            "routing batch had failures"
+                        );
+                    }
+                }
+                Ok(_) => {
+                    // Idle: woken by an enqueue in this process, or poll for retries coming due
+                    // (and rows other processes, e.g. `helpdesk ingest-email`, added).
+                    tokio::select! {
+                        _ = queue.wait_for_work() => {}
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "routing queue unavailable; retrying in 5 s");
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                }
+            }
+        }
+    });
+}
+
 /// Outbound mail of the self-hosted binary: `Support <support@{mail_domain}>`, signed with the
 /// same threading key inbound mail verifies (`DATA/keys/thread.key`), written to
 /// `DATA/outbox/email/`.
@@ -284,6 +364,20 @@ fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
                     tracing::error!(error = %e, "scheduled jobs sweep failed; the next one catches up")
                 }
             }
+            match helpdesk
+                .resweep_unrouted(chrono::Utc::now(), RESWEEP_LIMIT)
+                .await
+            {
+                Ok(r) if r.enqueued + r.errors > 0 => tracing::info!(
+                    enqueued = r.enqueued,
+                    errors = r.errors,
+                    "re-enqueued unrouted tickets"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "routing resweep failed; the next one catches up")
+                }
+            }
             if let Some(mail) = helpdesk.mail_settings() {
                 match helpdesk
                     .deliver_pending_mail(chrono::Utc::now(), mail.sender.as_ref())
@@ -347,7 +441,8 @@ pub async fn train_classifier(
 
 impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let (helpdesk, auth, first_start) = open_helpdesk(&config.data_dir)?;
+        let (helpdesk, auth, first_start, queue) =
+            open_with_queue(&config.data_dir, config.routing_queue)?;
         let helpdesk = helpdesk
             .with_mail(mail_settings(&config.data_dir, &config.mail_domain)?)
             .with_inbound(inbound_config(&config.data_dir, &config.mail_domain)?);
@@ -359,6 +454,9 @@ impl Application {
         let helpdesk = helpdesk.with_automation(automation_config(&config.data_dir, &public_url)?);
         spawn_sweeper(helpdesk.clone(), config.data_dir.clone());
         spawn_retrainer(helpdesk.clone());
+        if config.routing_worker {
+            spawn_routing_worker(helpdesk.clone(), queue);
+        }
         let smtp_addr = match config.smtp {
             Some(addr) => {
                 let smtp = std::net::TcpListener::bind(addr)?;
@@ -506,4 +604,21 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+/// `helpdesk rebalance`: the plan (and with `apply`, the moves) as a supervisor.
+pub async fn rebalance(
+    data_dir: &Path,
+    supervisor: &str,
+    apply: bool,
+) -> anyhow::Result<helpdesk_app::routing::RebalancePlan> {
+    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    let email = helpdesk_domain::EmailAddress::parse(supervisor)
+        .map_err(|e| anyhow::anyhow!("--supervisor: {e}"))?;
+    let role = match helpdesk.agent_record(&email).await? {
+        Some(a) if a.role != helpdesk_domain::Role::Agent => a.role,
+        _ => anyhow::bail!("--supervisor must be a supervisor or admin in the directory"),
+    };
+    let actor = helpdesk_domain::Actor::Staff { email, role };
+    Ok(helpdesk.rebalance(&actor, !apply).await?)
 }

@@ -72,6 +72,15 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Import customers (the default customer directory) from a CSV file with a header row:
+    /// email (required), name, tier, business_owner, plan, locale, account_id, platform_user_id.
+    /// Idempotent upsert; empty cells keep the stored value. Prints a JSON summary with per-row
+    /// errors; exits non-zero when any row was rejected.
+    ImportCustomers {
+        #[command(flatten)]
+        data: DataArg,
+        file: PathBuf,
+    },
     /// Run one sweep at a given time (deterministic; for tests and catch-up): SLA alerts, then
     /// due scheduled jobs (CSAT surveys, follow-ups, auto-close, reminders) and the mail they
     /// queue. Prints one JSON line per alert raised, then a summary line.
@@ -186,6 +195,27 @@ enum Command {
         #[arg(long, default_value_t = 1_000)]
         queries: usize,
     },
+    /// Move tickets off offline and overloaded agents (as a supervisor). Prints the plan as JSON;
+    /// with --dry-run nothing moves.
+    Rebalance {
+        #[command(flatten)]
+        data: DataArg,
+        /// The supervisor (or admin) the moves are recorded as.
+        #[arg(long)]
+        supervisor: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Benchmark: route N tickets through the pipeline against M agents on the embedded engine;
+    /// prints tickets/s and the load spread (max/min open tickets per agent).
+    BenchRoute {
+        #[arg(long, default_value_t = 10_000)]
+        tickets: usize,
+        #[arg(long, default_value_t = 50)]
+        agents: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Benchmark: create tickets through the local HTTP API, then the same number of raw SQLite
     /// inserts, and print both rates. Uses a temporary data directory.
     Bench {
@@ -230,6 +260,8 @@ async fn main() -> anyhow::Result<()> {
                 smtp,
                 mail_domain: mail_domain.clone(),
                 public_url,
+                routing_queue: Default::default(),
+                routing_worker: true,
             })
             .await?;
             let addr = app.local_addr()?;
@@ -284,6 +316,14 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::ImportCustomers { data, file } => {
+            let (helpdesk, _, _) = helpdesk::open_helpdesk(&data.data)?;
+            let summary = helpdesk::import::import_customers(&helpdesk, &file).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            if !summary.errors.is_empty() {
+                std::process::exit(1);
+            }
+        }
         Command::Sweep {
             data,
             mail_domain,
@@ -304,9 +344,10 @@ async fn main() -> anyhow::Result<()> {
             for alert in &report.alerts {
                 println!("{}", serde_json::to_string(alert)?);
             }
+            let routing = helpdesk::resweep_once(&data.data, now).await?;
             println!(
                 "{}",
-                serde_json::json!({ "summary": { "now": now, "examined": report.examined, "alerts": report.alerts.len(), "queries": report.queries } })
+                serde_json::json!({ "summary": { "now": now, "examined": report.examined, "alerts": report.alerts.len(), "queries": report.queries, "routing_resweep": routing } })
             );
             let automations =
                 helpdesk::automations_once(&data.data, &mail_domain, &public_url, now).await?;
@@ -401,6 +442,21 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::BenchKb { articles, queries } => {
             helpdesk::kb_bench::bench(articles.max(1), queries.max(1)).await?;
+        }
+        Command::Rebalance {
+            data,
+            supervisor,
+            dry_run,
+        } => {
+            let plan = helpdesk::rebalance(&data.data, &supervisor, !dry_run).await?;
+            println!("{}", serde_json::to_string_pretty(&plan)?);
+        }
+        Command::BenchRoute {
+            tickets,
+            agents,
+            concurrency,
+        } => {
+            helpdesk::bench_route::run(tickets.max(1), agents.max(1), concurrency.max(1)).await?;
         }
         Command::Bench {
             tickets,

@@ -5,6 +5,9 @@ use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::sync::Arc;
 
+/// Unrouted-ticket markers examined per shard and minute; the next minute continues.
+const RESWEEP_LIMIT: usize = 200;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing_subscriber::fmt()
@@ -45,6 +48,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     {
         helpdesk = helpdesk.with_automation(links);
     }
+    // New tickets' routing events go to the SQS routing queue (the router function consumes it).
+    if let Some(queue) = helpdesk_adapters::aws::SqsRoutingQueue::from_env(
+        helpdesk_adapters::aws::sqs::client_from(&config),
+        |k| std::env::var(k).ok(),
+    ) {
+        helpdesk = helpdesk.with_routing_queue(Arc::new(queue));
+    }
     let sink = Arc::new(sink);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let (helpdesk, sink) = (helpdesk.clone(), sink.clone());
@@ -60,6 +70,19 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 {
                     tracing::error!(error = %e, "mail delivery sweep failed");
                 }
+            }
+            // And re-enqueues tickets left unrouted (their enqueue failed or was lost).
+            match helpdesk
+                .resweep_unrouted(chrono::Utc::now(), RESWEEP_LIMIT)
+                .await
+            {
+                Ok(r) if r.enqueued + r.errors > 0 => tracing::info!(
+                    enqueued = r.enqueued,
+                    errors = r.errors,
+                    "re-enqueued unrouted tickets"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "routing resweep failed"),
             }
             Ok::<_, lambda_runtime::Error>(report)
         }

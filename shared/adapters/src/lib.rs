@@ -11,3 +11,5 @@
 pub mod aws;
 #[cfg(any(feature = "local", feature = "kb-embedded"))]
 pub mod local;
+#[cfg(feature = "platform")]
+pub mod platform;

@@ -74,6 +74,12 @@ pub struct CustomerInput {
     pub business_owner: Option<bool>,
     #[serde(default)]
     pub platform_user_id: Option<String>,
+    /// The platform plan's name (finer than `tier`).
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// The platform account (organisation) the customer belongs to.
+    #[serde(default)]
+    pub account_id: Option<String>,
     #[serde(default)]
     pub version: Option<u64>,
 }
@@ -123,6 +129,21 @@ impl Entry for Customer {
     }
     fn version(&self) -> u64 {
         self.version
+    }
+}
+
+/// An optional short label (plan, account id): 1-128 printable characters; absent keeps `prev`.
+fn short_text(
+    field: &'static str,
+    input: Option<String>,
+    prev: Option<String>,
+) -> Result<Option<String>, AppError> {
+    match input {
+        None => Ok(prev),
+        Some(v) if v.trim().is_empty() || v.len() > 128 || v.chars().any(char::is_control) => Err(
+            AppError::validation(field, "must be 1-128 printable characters"),
+        ),
+        Some(v) => Ok(Some(v.trim().to_string())),
     }
 }
 
@@ -345,8 +366,11 @@ impl Helpdesk {
             .ok_or(AppError::NotFound { what: "agent" })?;
         let expected = if_match.or(input.version);
         let agent = self.agent_from_input(input, prev.created_at).await?;
-        self.save_entry(agent, Some(&prev), expected, |a, v| a.version = v)
-            .await
+        let saved = self
+            .save_entry(agent, Some(&prev), expected, |a, v| a.version = v)
+            .await?;
+        self.on_agent_status(prev.status, &saved).await;
+        Ok(saved)
     }
 
     /// Agents set their own availability; supervisors set anyone's.
@@ -367,8 +391,12 @@ impl Helpdesk {
         let mut next = prev.clone();
         next.status = status;
         next.updated_at = self.clock.now();
-        self.save_entry(next, Some(&prev), None, |a, v| a.version = v)
-            .await
+        let saved = self
+            .save_entry(next, Some(&prev), None, |a, v| a.version = v)
+            .await?;
+        // Becoming available picks up the department queues' waiting tickets.
+        self.on_agent_status(prev.status, &saved).await;
+        Ok(saved)
     }
 
     pub async fn delete_agent(
@@ -571,6 +599,12 @@ impl Helpdesk {
                 .or(prev.map(|p| p.business_owner))
                 .unwrap_or(false),
             platform_user_id,
+            plan: short_text("plan", input.plan, prev.and_then(|p| p.plan.clone()))?,
+            account_id: short_text(
+                "account_id",
+                input.account_id,
+                prev.and_then(|p| p.account_id.clone()),
+            )?,
             created_at: prev.map(|p| p.created_at).unwrap_or(now),
             updated_at: now,
             version: 0,

@@ -15,6 +15,11 @@
 //! | training example  | `T#{id}`         | `#CLEX`      | gsi1 `CLEX` / `{time}#{ticket id}`                 |
 //! | classifier model  | `CLMODEL`        | `#CURRENT`   | — (pointer to the model blob; version = model version) |
 //! | KB article head   | `KB#{id}`        | `#ARTICLE`   | gsi1 status, gsi2 locale, gsi3 all, gsi4 live, gsi5 translations (`kb/mod.rs` lists the other KB items) |
+//! | unrouted marker   | `T#{id}`         | `ROUTE`      | gsi1 `ROUTEQ#{shard}` / `{next check}#{id}` (until routed) |
+//!
+//! Routing items (`routing/mod.rs`, `stats.rs`): rules `CFG#routing`/`CFG`, agent loads
+//! `LOAD#agents`/`{email}#open|#weight`, assignment sequence `AG#{email}`/`#LOADSEQ`, round-robin
+//! cursor `RR#{department or -}`/`RR`.
 
 use crate::ports::{Index, Item, Key};
 use crate::AppError;
@@ -66,6 +71,19 @@ pub fn department_key(id: &DepartmentId) -> Key {
 
 pub fn customer_key(email: &EmailAddress) -> Key {
     Key::new(format!("CU#{email}"), "#CUSTOMER")
+}
+
+/// A ticket's "not routed yet" marker (see `queue.rs`): written with the ticket, deleted once
+/// routed, so the resweep finds unrouted tickets with a key query.
+pub fn route_marker_key(id: &TicketId) -> Key {
+    Key::new(ticket_pk(id), ROUTE_SK)
+}
+
+pub const ROUTE_SK: &str = "ROUTE";
+
+/// The sparse index partition of unrouted markers, sharded like the SLA due index.
+pub fn route_partition(shard: u32) -> String {
+    format!("ROUTEQ#{shard}")
 }
 
 pub const AGENTS_PARTITION: &str = "AGENTS";

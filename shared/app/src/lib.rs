@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod attachments;
 pub mod automations;
 pub mod classify;
+pub mod customer_directory;
 pub mod directory;
 pub mod due;
 pub mod error;
@@ -16,7 +17,9 @@ pub mod keys;
 pub mod listing;
 pub mod outbound;
 pub mod ports;
+pub mod queue;
 pub mod rethread;
+pub mod routing;
 pub mod sla;
 pub mod stats;
 pub mod templates;
@@ -49,6 +52,10 @@ pub struct Helpdesk {
     /// Knowledge-base search index; off (`None`) until [`Helpdesk::with_kb_index`]. Without it
     /// the KB still stores and publishes articles, and search answers "unavailable".
     pub(crate) kb_index: Option<Arc<dyn ports::KbIndex>>,
+    /// Customer pre-population; the stored customers table when `None`.
+    pub(crate) customer_directory: Option<Arc<dyn customer_directory::CustomerDirectory>>,
+    /// Where new tickets' routing events go; off (`None`) until [`Helpdesk::with_routing_queue`].
+    pub(crate) routing_queue: Option<Arc<dyn queue::RoutingQueue>>,
 }
 
 impl Helpdesk {
@@ -64,6 +71,8 @@ impl Helpdesk {
             model_store: None,
             automation: None,
             kb_index: None,
+            customer_directory: None,
+            routing_queue: None,
         }
     }
 

@@ -103,6 +103,8 @@ pub enum OutboundKind {
     StatusUpdate,
     /// An SLA warning or breach told to the assignee and the team leads.
     SlaAlert,
+    /// A notice to supervisors that routing escalated the ticket.
+    Escalation,
 }
 
 impl OutboundKind {
@@ -115,6 +117,7 @@ impl OutboundKind {
             OutboundKind::FollowUp => "Follow-up",
             OutboundKind::StatusUpdate => "Status update",
             OutboundKind::SlaAlert => "SLA alert (to the team)",
+            OutboundKind::Escalation => "Escalation notice",
         }
     }
 }
@@ -805,6 +808,61 @@ impl Helpdesk {
         if let Err(e) = self.table.delete(key, Condition::VersionIs(*version)).await {
             tracing::warn!(error = %e, "could not give back an acknowledgement claim");
         }
+    }
+
+    /// A notice to supervisors that the ticket was escalated, for the routing transaction (the
+    /// pending item; the mail queue delivers it with retries). `None` without outbound mail or
+    /// recipients.
+    pub(crate) fn escalation_mail(
+        &self,
+        ticket: &Ticket,
+        recipients: Vec<Mailbox>,
+        text: String,
+        now: Timestamp,
+    ) -> Result<Option<(OutboundMail, WriteOp)>, AppError> {
+        let Some(settings) = self.mail.as_deref() else {
+            return Ok(None);
+        };
+        if recipients.is_empty() {
+            return Ok(None);
+        }
+        let id = self.ids.ulid().to_string();
+        let message_id = bare_id(&settings.signer.message_id_for(&ticket.id.to_string(), &id));
+        let subject: String = format!("[Escalated] {}: {}", ticket.number, ticket.subject)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let mail = OutboundMail {
+            id,
+            ticket_id: ticket.id,
+            message_id: None,
+            kind: OutboundKind::Escalation,
+            state: DeliveryState::Pending,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: Some(now),
+            sent_at: None,
+            provider_id: None,
+            created_at: now,
+            from: settings.from.clone(),
+            to: recipients,
+            cc: Vec::new(),
+            reply_to: None,
+            subject,
+            text,
+            html: None,
+            quote: None,
+            email_message_id: message_id,
+            in_reply_to: None,
+            references: Vec::new(),
+            auto_submitted: true,
+            attachments: Vec::new(),
+        };
+        let op = WriteOp::Put {
+            item: outbound_item(&mail, 1)?,
+            condition: Condition::NotExists,
+        };
+        Ok(Some((mail, op)))
     }
 
     /// Delivers one queued mail now (right after its transaction committed). Failures stay

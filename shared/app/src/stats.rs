@@ -9,6 +9,8 @@
 //! | created / resolved per day | `STATS#{yyyy-mm}` | `{yyyy-mm-dd}#created`, `#resolved` |
 //! | first responses per day (count, summed seconds) | `STATS#{yyyy-mm}` | `{day}#frt_n`, `{day}#frt_secs` |
 //! | CSAT answers per day (count, summed ratings) | `STATS#{yyyy-mm}` | `{day}#csat_n`, `{day}#csat_sum` |
+//! | tickets routed / escalated per day | `STATS#{yyyy-mm}` | `{day}#routed`, `{day}#escalated` |
+//! | an agent's open tickets, and their priority weight (routing load) | `LOAD#agents` | `{email}#open`, `{email}#weight` |
 
 use crate::keys;
 use crate::ports::{Key, Query, WriteOp};
@@ -23,7 +25,18 @@ fn live(sk: String) -> Key {
     Key::new(LIVE_PARTITION, sk)
 }
 
-fn daily(day: &Timestamp, metric: &str) -> Key {
+/// One partition holds every agent's load, so routing reads all loads with one query.
+pub const LOAD_PARTITION: &str = "LOAD#agents";
+
+pub fn load_open_key(agent: &helpdesk_domain::EmailAddress) -> Key {
+    Key::new(LOAD_PARTITION, format!("{agent}#open"))
+}
+
+pub fn load_weight_key(agent: &helpdesk_domain::EmailAddress) -> Key {
+    Key::new(LOAD_PARTITION, format!("{agent}#weight"))
+}
+
+pub(crate) fn daily(day: &Timestamp, metric: &str) -> Key {
     Key::new(
         format!("STATS#{}", keys::month_key(day)),
         format!("{}#{metric}", keys::day_key(day)),
@@ -48,6 +61,16 @@ pub fn ticket_deltas(before: Option<&Ticket>, after: &Ticket) -> Vec<WriteOp> {
     add(live(format!("status#{}", after.status)), 1);
     if after.status.is_open() {
         add(live(format!("open#{}", after.priority)), 1);
+    }
+    // Routing load: open tickets held by each agent, weighted by priority.
+    for (t, sign) in before.map(|b| (b, -1)).into_iter().chain([(after, 1)]) {
+        if let (true, Some(a)) = (t.status.is_open(), &t.assignee) {
+            add(load_open_key(a), sign);
+            add(
+                load_weight_key(a),
+                sign * helpdesk_domain::routing::weight(t.priority),
+            );
+        }
     }
     let was_resolved = before.is_some_and(|b| b.status == Status::Resolved);
     if after.status == Status::Resolved && !was_resolved {

@@ -565,6 +565,9 @@ impl Helpdesk {
                 tier: customer.tier,
                 business_owner: customer.business_owner,
                 platform_user_id: customer.platform_user_id.clone(),
+                plan: customer.plan.clone(),
+                locale: Some(customer.locale.clone()),
+                account_id: customer.account_id.clone(),
             },
             created_at: now,
             updated_at: now,
@@ -582,6 +585,10 @@ impl Helpdesk {
             reply_to: meta.reply_to.clone(),
             reopen_count: 0,
             message_count: 1,
+            routing: helpdesk_domain::routing::TicketRouting {
+                priority_set_by_staff: input.priority.is_some(),
+                ..Default::default()
+            },
             version: 1,
         };
         // The first message is always the customer's words, even when an agent logs a call.
@@ -623,6 +630,8 @@ impl Helpdesk {
         ];
         ops.extend(crate::stats::ticket_deltas(None, &ticket));
         ops.push(self.sla_write(None, &ticket, None, now).await?);
+        // Marked unrouted with the ticket, so the sweep finds it if the enqueue below fails.
+        ops.push(crate::queue::unrouted_marker_op(&id, "created", now)?);
         let extra_from = ops.len();
         ops.extend(meta.extra);
         let extra_to = ops.len();
@@ -655,7 +664,10 @@ impl Helpdesk {
             }
         }
         match result {
-            Ok(()) => Ok((ticket, true)),
+            Ok(()) => {
+                self.enqueue_routing(&id, "created").await;
+                Ok((ticket, true))
+            }
             Err(TableError::TransactionCancelled { failed }) => {
                 if failed.iter().any(|p| (extra_from..extra_to).contains(p)) {
                     return Err(AppError::Conflict {
@@ -729,6 +741,8 @@ impl Helpdesk {
             tier: Tier::Free,
             business_owner: false,
             platform_user_id: r.platform_user_id.as_ref().map(|p| p.trim().to_string()),
+            plan: None,
+            account_id: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -843,11 +857,23 @@ impl Helpdesk {
             .automation_writes(before, ticket, "", self.clock.now())
             .await?;
         ops.extend(automated.ops);
+        // A reopened ticket goes through routing again (marker + event, as on creation).
+        let reopened = ticket.reopen_count > before.reopen_count;
+        if reopened {
+            ops.push(crate::queue::unrouted_marker_op(
+                &ticket.id,
+                "reopened",
+                self.clock.now(),
+            )?);
+        }
         let guard_fields = self.push_guards(&mut ops, guards);
         match self.table.transact(ops).await {
             Ok(()) => {
                 for id in &automated.mail {
                     self.deliver_after_commit(&ticket.id, id).await;
+                }
+                if reopened {
+                    self.enqueue_routing(&ticket.id, "reopened").await;
                 }
                 Ok(())
             }

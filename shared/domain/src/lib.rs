@@ -12,6 +12,7 @@ pub mod message;
 pub mod people;
 pub mod phone;
 pub mod policy;
+pub mod routing;
 pub mod sla;
 pub mod template;
 pub mod ticket;

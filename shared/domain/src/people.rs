@@ -41,6 +41,12 @@ pub struct Customer {
     pub business_owner: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_user_id: Option<String>,
+    /// The platform plan's name (finer than `tier`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// The platform account (organisation) the customer belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub version: u64,

@@ -128,6 +128,15 @@ pub struct TicketCustomer {
     pub business_owner: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_user_id: Option<String>,
+    /// The platform plan's name (finer than `tier`), from the customer directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// The customer's language tag (`en`, `pt-BR`), from the customer directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// The platform account (organisation) the customer belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -171,6 +180,9 @@ pub struct Ticket {
     pub reopen_count: u32,
     #[serde(default)]
     pub message_count: u32,
+    /// What the routing pipeline decided (triage flag, duplicate, escalation, rules fired).
+    #[serde(default)]
+    pub routing: crate::routing::TicketRouting,
     /// Optimistic-concurrency version: every stored change increments it.
     pub version: u64,
 }
@@ -430,6 +442,9 @@ pub(crate) mod tests {
                 tier: Tier::Free,
                 business_owner: false,
                 platform_user_id: None,
+                plan: None,
+                locale: None,
+                account_id: None,
             },
             created_at: now,
             updated_at: now,
@@ -442,6 +457,7 @@ pub(crate) mod tests {
             reply_to: None,
             reopen_count: 0,
             message_count: 1,
+            routing: Default::default(),
             version: 1,
         }
     }

@@ -13,6 +13,8 @@ pub mod keyfile;
 #[cfg(feature = "local")]
 pub mod outbox;
 #[cfg(feature = "local")]
+pub mod queue;
+#[cfg(feature = "local")]
 pub mod smtp;
 #[cfg(feature = "local")]
 pub mod smtp_relay;

@@ -1,9 +1,11 @@
 pub(crate) mod attachments;
 pub(crate) mod automations;
 pub(crate) mod classifier;
+pub(crate) mod dead_letters;
 pub(crate) mod directory;
 pub(crate) mod inbound;
 pub(crate) mod kb;
+pub(crate) mod routing_rules;
 pub(crate) mod sla;
 pub(crate) mod templates;
 pub(crate) mod tickets;
@@ -136,6 +138,25 @@ pub fn router(state: AppState) -> Router {
         .route("/quarantine/{id}/reprocess", post(inbound::reprocess))
         .route("/classifier", get(classifier::get_info))
         .route("/classifier/train", post(classifier::train))
+        .route("/routing/dead-letters", get(dead_letters::list))
+        .route(
+            "/routing/dead-letters/{id}/requeue",
+            post(dead_letters::requeue),
+        )
+        .route(
+            "/routing/rules",
+            get(routing_rules::get_rules).put(routing_rules::put_rules),
+        )
+        .route(
+            "/routing/rules/priority/{id}",
+            put(routing_rules::put_priority_rule).delete(routing_rules::delete_priority_rule),
+        )
+        .route(
+            "/routing/rules/escalation/{id}",
+            put(routing_rules::put_escalation_rule).delete(routing_rules::delete_escalation_rule),
+        )
+        .route("/routing/tickets/{ticket}", post(routing_rules::route_now))
+        .route("/routing/rebalance", post(routing_rules::rebalance))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found);
     Router::new()

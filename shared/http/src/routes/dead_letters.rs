@@ -1,0 +1,54 @@
+//! The routing queue's dead letters (admins): events that failed too often or could not be read.
+
+use crate::auth::Caller;
+use crate::problem::{ApiError, Problem};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use helpdesk_app::queue::DeadLetter;
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLetterParams {
+    /// 1-100, default 50.
+    limit: Option<usize>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct DeadLetterList {
+    pub items: Vec<DeadLetter>,
+}
+
+/// Routing events that were dead-lettered (failed `max_receives` times, or unreadable), oldest
+/// first, with the last error. Admins only.
+#[utoipa::path(get, path = "/api/v1/routing/dead-letters", tag = "routing", security(("bearer" = [])), params(DeadLetterParams),
+    responses((status = 200, body = DeadLetterList), (status = 403, body = Problem)))]
+pub async fn list(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Query(p): Query<DeadLetterParams>,
+) -> Result<Json<DeadLetterList>, ApiError> {
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError(helpdesk_app::AppError::validation(
+            "limit",
+            "must be 1-100",
+        )));
+    }
+    let items = s.helpdesk.routing_dead_letters(&actor, limit).await?;
+    Ok(Json(DeadLetterList { items }))
+}
+
+/// Puts a dead letter back on the routing queue with a fresh attempt count. Admins only.
+#[utoipa::path(post, path = "/api/v1/routing/dead-letters/{id}/requeue", tag = "routing", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The dead letter's id from the list")),
+    responses((status = 202, description = "Requeued"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn requeue(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.helpdesk.requeue_dead_letter(&actor, &id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
