@@ -15,6 +15,8 @@ cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/helpdesk-target}"
 export HELPDESK_VENV="${HELPDESK_VENV:-/var/tmp/helpdesk-venv}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# A test run builds once: incremental caches would only cost disk (gigabytes with this tree).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 # Pinned so a new release of a tool cannot turn CI red on its own.
 PY_TOOLS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-cli==1.170.0")
 
