@@ -673,4 +673,17 @@ async fn sla_pages_go_to_the_sms_outbox_once() {
         breach[0].text
     );
     assert!(with_subject(&all, "SLA warning").is_empty());
+    // And told in the console: one in-app notification for the breach, even though the sweep
+    // ran twice.
+    let notes = app
+        .get("/api/v1/notifications", &app.agent("sue@example.com"))
+        .await;
+    assert_eq!(notes.status, StatusCode::OK, "{:?}", notes.body);
+    let items = notes.body.as_array().cloned().unwrap_or_default();
+    let sla: Vec<&Value> = items.iter().filter(|n| n["kind"] == "sla_breach").collect();
+    assert_eq!(sla.len(), 1, "{items:?}");
+    assert_eq!(sla[0]["number"], "HD-1");
+    assert!(sla[0]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("first response target was missed")));
 }

@@ -450,7 +450,7 @@ pub struct JobSweepReport {
     pub handled: Vec<String>,
 }
 
-/// An in-app notification for an agent (follow-up reminders).
+/// An in-app notification for an agent (follow-up reminders, SLA warnings and breaches).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notification {
     pub id: String,
@@ -1632,18 +1632,72 @@ impl Helpdesk {
     /// alert: its id comes from the alert, so a retried alert queues nothing twice. Best effort:
     /// a failure is logged (the alert itself went out through the sink).
     pub(crate) async fn queue_alert_mail(&self, alert: &crate::sla::SlaAlert) {
+        if let Err(e) = self.try_notify_alert(alert).await {
+            tracing::warn!(error = %e, ticket = %alert.number, "SLA alert notification not stored");
+        }
         if let Err(e) = self.try_queue_alert_mail(alert).await {
             tracing::warn!(error = %e, ticket = %alert.number, "SLA alert e-mail not queued");
         }
     }
 
-    async fn try_queue_alert_mail(&self, alert: &crate::sla::SlaAlert) -> Result<(), AppError> {
-        let Some(mail) = self.mail.clone() else {
-            return Ok(());
+    /// The in-app side of an SLA alert: a notification for the same people the e-mail goes to.
+    /// Its id comes from the alert, so a retried alert notifies nobody twice.
+    async fn try_notify_alert(&self, alert: &crate::sla::SlaAlert) -> Result<(), AppError> {
+        let people = self.alert_recipients(alert).await?;
+        let what = match alert.percent {
+            Some(p) => format!(
+                "{p}% of the {} target reached",
+                alert.clock.to_string().replace('_', " ")
+            ),
+            None => format!(
+                "the {} target was missed",
+                alert.clock.to_string().replace('_', " ")
+            ),
         };
-        let Some(ticket) = self.load_ticket(&alert.ticket_id).await? else {
-            return Ok(());
-        };
+        // A ULID made from the alert (its time, and a hash of ticket, clock and threshold):
+        // notifications still sort by time, and a retried alert writes the same key.
+        let name = format!(
+            "{}-{}-{}",
+            alert.ticket_id.ulid(),
+            alert.clock,
+            alert
+                .percent
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "breach".into())
+        );
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(name.as_bytes());
+        let mut random = [0u8; 16];
+        random.copy_from_slice(&digest[..16]);
+        let id = ulid::Ulid::from_parts(
+            u64::try_from(alert.at.timestamp_millis()).unwrap_or(0),
+            u128::from_be_bytes(random),
+        )
+        .to_string();
+        let now = self.clock.now();
+        for agent in people {
+            let n = Notification {
+                id: id.clone(),
+                ticket_id: alert.ticket_id,
+                number: alert.number,
+                kind: format!("sla_{}", alert.level),
+                text: format!("{}: {what}", alert.number),
+                at: now,
+            };
+            let item = Item::new(notification_key(&agent.email, &id), 1, to_doc(&n)?)
+                .expiring_at(now.timestamp() + 90 * 24 * 3600);
+            match self.table.put(item, Condition::NotExists).await {
+                Ok(()) | Err(crate::ports::TableError::ConditionFailed) => {}
+                Err(e) => return Err(AppError::storage("storing a notification")(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Who hears of an SLA alert: the assignee, and every supervisor and admin when it pages.
+    async fn alert_recipients(
+        &self,
+        alert: &crate::sla::SlaAlert,
+    ) -> Result<Vec<helpdesk_domain::Agent>, AppError> {
         let mut people: Vec<helpdesk_domain::Agent> = Vec::new();
         let mut q = Query::partition(Some(Index::Gsi1), keys::AGENTS_PARTITION).limit(200);
         loop {
@@ -1667,6 +1721,17 @@ impl Helpdesk {
                 None => break,
             }
         }
+        Ok(people)
+    }
+
+    async fn try_queue_alert_mail(&self, alert: &crate::sla::SlaAlert) -> Result<(), AppError> {
+        let Some(mail) = self.mail.clone() else {
+            return Ok(());
+        };
+        let Some(ticket) = self.load_ticket(&alert.ticket_id).await? else {
+            return Ok(());
+        };
+        let people = self.alert_recipients(alert).await?;
         let breach = alert.percent.is_none();
         let (name, default_subject) = if breach {
             (SLA_BREACH_TEMPLATE, DEFAULT_SLA_BREACH_SUBJECT)

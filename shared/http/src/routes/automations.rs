@@ -89,7 +89,8 @@ pub async fn cancel_follow_up(
     ))
 }
 
-/// The caller's in-app notifications (follow-up reminders), newest first, the last 50.
+/// The caller's in-app notifications (follow-up reminders, SLA warnings and breaches), newest
+/// first, the last 50.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "automations", security(("bearer" = [])),
     responses((status = 200, body = Vec<Notification>), (status = 403, body = Problem)))]
 pub async fn notifications(
