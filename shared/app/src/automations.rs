@@ -1626,6 +1626,15 @@ pub const DEFAULT_SLA_BODY: &str =
 pub const SLA_WARNING_TEMPLATE: &str = "sla_warning";
 pub const SLA_BREACH_TEMPLATE: &str = "sla_breach";
 
+/// "75% of the first response target reached" / "the resolution target was missed".
+fn alert_what(alert: &crate::sla::SlaAlert) -> String {
+    let clock = alert.clock.to_string().replace('_', " ");
+    match alert.percent {
+        Some(p) => format!("{p}% of the {clock} target reached"),
+        None => format!("the {clock} target was missed"),
+    }
+}
+
 impl Helpdesk {
     /// E-mails an SLA warning or breach to the assignee and, when the alert pages, to every
     /// supervisor and admin, from the `sla_warning` / `sla_breach` templates. One mail per
@@ -1644,16 +1653,7 @@ impl Helpdesk {
     /// Its id comes from the alert, so a retried alert notifies nobody twice.
     async fn try_notify_alert(&self, alert: &crate::sla::SlaAlert) -> Result<(), AppError> {
         let people = self.alert_recipients(alert).await?;
-        let what = match alert.percent {
-            Some(p) => format!(
-                "{p}% of the {} target reached",
-                alert.clock.to_string().replace('_', " ")
-            ),
-            None => format!(
-                "the {} target was missed",
-                alert.clock.to_string().replace('_', " ")
-            ),
-        };
+        let what = alert_what(alert);
         // A ULID made from the alert (its time, and a hash of ticket, clock and threshold):
         // notifications still sort by time, and a retried alert writes the same key.
         let name = format!(
@@ -1738,16 +1738,7 @@ impl Helpdesk {
         } else {
             (SLA_WARNING_TEMPLATE, DEFAULT_SLA_WARNING_SUBJECT)
         };
-        let what = match alert.percent {
-            Some(p) => format!(
-                "{p}% of the {} target reached",
-                alert.clock.to_string().replace('_', " ")
-            ),
-            None => format!(
-                "the {} target was missed",
-                alert.clock.to_string().replace('_', " ")
-            ),
-        };
+        let what = alert_what(alert);
         let facts = format!(
             "{}: {what} at {} UTC (priority {}{}).",
             alert.number,
