@@ -6,6 +6,7 @@
 //! through `POST /api/v1/routing/tickets/{id}` (which routes it, or says it already was) and
 //! then checks the stored ticket, which is the same either way.
 
+use helpdesk_tests::browser::Browser;
 use helpdesk_tests::test_app::TestApp;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -152,6 +153,33 @@ async fn near_duplicates_are_flagged_and_exact_resends_merged() {
     let score = dup["score"].as_f64().unwrap_or(0.0);
     assert!((0.5..=1.0).contains(&score), "score {score}");
     assert_eq!(v["ticket"]["status"], "new", "flagged, not merged");
+    // Agents see the flag in the console and merge from it.
+    let near_number = v["ticket"]["number"].as_str().expect("number").to_string();
+    let first_number = dup["number"].as_str().expect("number").to_string();
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.agent("ana@example.com")).await;
+    let (status, html, _) = b.get(&format!("/app/tickets/{near_number}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!(
+            "Possible duplicate of <a href=\"/app/tickets/{first_number}\">{first_number}</a>"
+        )),
+        "{html}"
+    );
+    assert!(html.contains(&format!("Merge into {first_number}")));
+    let csrf = b.csrf().await;
+    let resp = b
+        .post(
+            &format!("/app/tickets/{near_number}/merge"),
+            &[("_csrf", csrf.as_str()), ("into", first_number.as_str())],
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let merged = app
+        .get(&format!("/api/v1/tickets/{near_number}"), &app.admin())
+        .await;
+    assert_eq!(merged.body["ticket"]["merged_into"], first.as_str());
     // Another customer's similar ticket is not a duplicate.
     let other = customer_ticket(&app, "fay@example.com", "Charged twice", body).await;
     let (_, v) = route(&app, &other).await;

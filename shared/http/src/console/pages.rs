@@ -1060,6 +1060,7 @@ pub(crate) async fn detail_page(
                                 }
                             }
                         }
+                        (routing_panel(t, &user.csrf, &base))
                         @if let Some(sla) = &view_data.sla {
                             section.sla aria-labelledby="sla-h" {
                                 h2 #sla-h { "Service level" }
@@ -1130,6 +1131,47 @@ pub(crate) async fn detail_page(
             },
         ),
     )
+}
+
+/// What routing decided, for agents: triage and escalation flags, the priority rules that fired,
+/// the detected language, and a possible duplicate with a one-click merge.
+fn routing_panel(t: &helpdesk_domain::Ticket, csrf: &str, base: &str) -> Markup {
+    let r = &t.routing;
+    if r.routed_at.is_none() && !r.needs_triage && r.possible_duplicate.is_none() {
+        return html! {};
+    }
+    html! {
+        section.routing aria-labelledby="routing-h" {
+            h2 #routing-h { "Routing" }
+            p {
+                @if r.needs_triage { span.badge.mail-failed { "Needs triage" } " " }
+                @if r.escalated { span.badge.prio-urgent { "Escalated" } " " }
+                @if let Some(lang) = &r.language { span.muted { "Language: " (lang) } }
+            }
+            @if !r.priority_rules.is_empty() {
+                p.muted { "Priority from: " (r.priority_rules.join(", ")) }
+            }
+            @if !r.escalation_rules.is_empty() {
+                p.muted { "Escalation rules: " (r.escalation_rules.join(", ")) }
+            }
+            @if let Some(d) = &r.possible_duplicate {
+                @if t.merged_into.is_none() && t.status != Status::Closed {
+                    div.duplicate {
+                        p {
+                            "Possible duplicate of "
+                            a href={"/app/tickets/" (d.number)} { (d.number) }
+                            " (" (format!("{:.0}", d.score * 100.0)) "% similar)"
+                        }
+                        form method="post" action={(base) "/merge"} {
+                            (csrf_field(csrf))
+                            input type="hidden" name="into" value=(d.number);
+                            button type="submit" { "Merge into " (d.number) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn show(v: &serde_json::Value) -> String {
