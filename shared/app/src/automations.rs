@@ -1654,18 +1654,10 @@ impl Helpdesk {
     async fn try_notify_alert(&self, alert: &crate::sla::SlaAlert) -> Result<(), AppError> {
         let people = self.alert_recipients(alert).await?;
         let what = alert_what(alert);
-        // A ULID made from the alert (its time, and a hash of ticket, clock and threshold):
+        // A ULID made from the alert (its time, and a hash of its reference, the one the SLA claims use):
         // notifications still sort by time, and a retried alert writes the same key.
-        let name = format!(
-            "{}-{}-{}",
-            alert.ticket_id.ulid(),
-            alert.clock,
-            alert
-                .percent
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "breach".into())
-        );
-        let digest = <sha2::Sha256 as sha2::Digest>::digest(name.as_bytes());
+        let digest =
+            <sha2::Sha256 as sha2::Digest>::digest(crate::alerts::alert_ref(alert).as_bytes());
         let mut random = [0u8; 16];
         random.copy_from_slice(&digest[..16]);
         let id = ulid::Ulid::from_parts(

@@ -18,7 +18,6 @@ use async_trait::async_trait;
 use helpdesk_classify::{evaluate, stratified_split, train, Model, TrainConfig};
 use helpdesk_domain::{Actor, ActorRef, FieldChange, Ticket, TicketId, Timestamp};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
 
 /// Fewer labelled tickets than this teach nothing useful; training refuses.
@@ -279,10 +278,7 @@ impl Helpdesk {
             .await
             .map_err(|e| AppError::internal("training the classifier", e))??;
         let bytes = trained.model.to_bytes();
-        let sha256: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256 = crate::attachments::sha256_hex(&bytes);
         let blob = format!("classifier/models/{sha256}.bin");
         blobs
             .put(&blob, &bytes)
@@ -450,10 +446,7 @@ impl StoredClassifier {
                     std::io::Error::other(format!("model blob {} is missing", info.blob)),
                 )
             })?;
-        let digest: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest = crate::attachments::sha256_hex(&bytes);
         if digest != info.sha256 {
             return Err(AppError::internal(
                 "loading the classifier model",
