@@ -73,7 +73,7 @@ if [[ ! -x /usr/bin/chromium ]]; then
 fi
 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 cargo build -p helpdesk --locked
-HELPDESK_BIN="$CARGO_TARGET_DIR/debug/helpdesk" node --test --test-concurrency=1 tests/browser/console.test.mjs
+HELPDESK_BIN="$CARGO_TARGET_DIR/debug/helpdesk" node --test --test-concurrency=1 tests/browser/*.test.mjs
 
 step "SAM template lint"
 bash scripts/check-template.sh

@@ -27,7 +27,6 @@ use helpdesk_domain::template::{escape_html, Template, TemplateValues};
 use helpdesk_domain::{
     Actor, ActorRef, EmailAddress, Status, Ticket, TicketId, TicketNumber, TicketPatch, Timestamp,
 };
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -209,47 +208,7 @@ impl std::fmt::Debug for AutomationConfig {
 // ---------------------------------------------------------------------------------------------
 // Signed links.
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn mac(secret: &[u8], purpose: &str, payload: &str) -> Vec<u8> {
-    // A key per purpose, derived from the secret, so a survey signature is never valid as
-    // anything else (and the secret itself never signs user-visible data).
-    let derived = match HmacSha256::new_from_slice(secret) {
-        Ok(mut m) => {
-            m.update(purpose.as_bytes());
-            m.finalize().into_bytes().to_vec()
-        }
-        Err(_) => Vec::new(),
-    };
-    match HmacSha256::new_from_slice(&derived) {
-        Ok(mut m) => {
-            m.update(payload.as_bytes());
-            m.finalize().into_bytes().to_vec()
-        }
-        Err(_) => Vec::new(),
-    }
-}
-
-fn verify_mac(secret: &[u8], purpose: &str, payload: &str, sig: &str) -> bool {
-    let Ok(given) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig) else {
-        return false;
-    };
-    let Ok(mut derived) = HmacSha256::new_from_slice(secret) else {
-        return false;
-    };
-    derived.update(purpose.as_bytes());
-    let key = derived.finalize().into_bytes();
-    let Ok(mut m) = HmacSha256::new_from_slice(&key) else {
-        return false;
-    };
-    m.update(payload.as_bytes());
-    // Constant-time comparison.
-    m.verify_slice(&given).is_ok()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
+use crate::signing::{b64, mac, verify_mac};
 
 /// One survey answer's link: the ticket, the resolution (milliseconds), the rating and when the
 /// link stops working, all under one signature.

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod console;
 pub mod extract;
+pub mod help;
 pub mod openapi;
 pub mod problem;
 mod routes;

@@ -1463,7 +1463,7 @@ impl Helpdesk {
 
     // ---- feedback and effectiveness ----
 
-    /// A fixed-window counter; above `limit` in the window the caller is refused.
+    /// KB feedback's fixed-window limit (see [`Helpdesk::rate_limit`]).
     async fn kb_rate(
         &self,
         who: &str,
@@ -1471,26 +1471,14 @@ impl Helpdesk {
         limit: i64,
         window_secs: i64,
     ) -> Result<(), AppError> {
-        let now = self.clock.now().timestamp();
-        let start = now - now.rem_euclid(window_secs);
-        let key = Key::new(format!("KBRATE#{who}"), format!("{kind}#{start}"));
-        let item = Item::new(key.clone(), 1, serde_json::json!({}))
-            .expiring_at(start + window_secs + 3_600);
-        match self.table.put(item, Condition::NotExists).await {
-            Ok(()) | Err(TableError::ConditionFailed) => {}
-            Err(e) => return Err(AppError::storage("checking a rate limit")(e)),
-        }
-        let n = self
-            .table
-            .add(&key, 1)
-            .await
-            .map_err(AppError::storage("checking a rate limit"))?;
-        if n > limit {
-            return Err(AppError::RateLimited(
-                "too much feedback from here; try again later",
-            ));
-        }
-        Ok(())
+        self.rate_limit(
+            &format!("kb{kind}"),
+            who,
+            limit,
+            window_secs,
+            "too much feedback from here; try again later",
+        )
+        .await
     }
 
     /// "Was this helpful?": one vote per viewer and article (a second is a 409), rate-limited

@@ -164,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(crate::console::router())
         .merge(crate::survey::router())
+        .merge(crate::help::router())
         .fallback(not_found)
         .with_state(state)
 }

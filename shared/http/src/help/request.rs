@@ -1,0 +1,8 @@
+//! Help centre: request pages (see `help/mod.rs`).
+
+use crate::AppState;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,2 @@
+// Help centre: progressive enhancement only; every page works without this script.
+"use strict";
