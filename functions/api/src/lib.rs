@@ -8,7 +8,7 @@ pub mod kb;
 
 use axum::Router;
 use helpdesk_http::auth::ConsoleSso;
-use helpdesk_http::{AuthConfig, VerifiedClaims};
+use helpdesk_http::{AuthConfig, ClientIp, VerifiedClaims};
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
 
@@ -22,6 +22,17 @@ pub fn app(helpdesk: helpdesk_app::Helpdesk, console: Option<ConsoleSso>) -> Rou
 async fn bridge_claims(mut req: axum::extract::Request) -> axum::extract::Request {
     // A client cannot set extensions: the claims below come only from API Gateway's context.
     req.extensions_mut().remove::<VerifiedClaims>();
+    req.extensions_mut().remove::<ClientIp>();
+    // API Gateway's own view of the peer, not a client-supplied X-Forwarded-For.
+    let ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
+        }
+        _ => None,
+    };
+    if let Some(ip) = ip {
+        req.extensions_mut().insert(ClientIp(ip));
+    }
     let claims = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx
             .authorizer

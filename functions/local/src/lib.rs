@@ -495,10 +495,31 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let router = self
+            .router
+            .layer(axum::middleware::map_request(peer_address));
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
+}
+
+/// The TCP peer as the router's neutral [`helpdesk_http::ClientIp`] (abuse limits). Behind a
+/// reverse proxy every caller is the proxy; limits are then per proxy, never bypassable by a
+/// forged header.
+async fn peer_address(mut req: axum::extract::Request) -> axum::extract::Request {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    req.extensions_mut().remove::<helpdesk_http::ClientIp>();
+    if let Some(ip) = peer {
+        req.extensions_mut().insert(helpdesk_http::ClientIp(ip));
+    }
+    req
 }
 
 /// Inbound mail settings: the threading key lives in the data directory.

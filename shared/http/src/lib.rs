@@ -17,6 +17,12 @@ use axum::Router;
 use helpdesk_app::Helpdesk;
 use std::sync::Arc;
 
+/// The caller's network address, put on each request by the runtime (API Gateway's source IP in
+/// the Lambda, the TCP peer when self-hosted). Used for abuse limits only; absent in tests that
+/// call the router directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
 #[derive(Clone)]
 pub struct AppState {
     pub helpdesk: Helpdesk,

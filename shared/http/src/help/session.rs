@@ -130,6 +130,8 @@ pub struct HelpCtx {
     pub csrf: String,
     /// The visitor's languages, most preferred first (never empty; `en` last).
     pub languages: Vec<String>,
+    /// The caller's address, when the runtime knows it (abuse limits).
+    pub ip: Option<std::net::IpAddr>,
 }
 
 impl HelpCtx {
@@ -173,7 +175,9 @@ impl FromRequestParts<AppState> for HelpCtx {
             cookie(&parts.headers, CUSTOMER_COOKIE).and_then(|c| open_customer(&s.helpdesk, &c));
         let languages =
             super::locale::preferred(query_param(parts, "lang").as_deref(), &parts.headers);
+        let ip = parts.extensions.get::<crate::ClientIp>().map(|c| c.0);
         Ok(HelpCtx {
+            ip,
             csrf: csrf_for(&s.helpdesk, &visitor),
             visitor,
             customer,
