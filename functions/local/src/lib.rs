@@ -114,7 +114,14 @@ pub fn open_with_queue(
         helpdesk_adapters::local::blobs::FileBlobStore::new(data_dir),
     ))
     .with_kb_index(Arc::new(kb_index))
-    .with_routing_queue(queue.clone());
+    .with_routing_queue(queue.clone())
+    // Escalations page the leads on call into `DATA/outbox/sms.jsonl`, as SLA alerts do.
+    .with_sms_paging(
+        Arc::new(helpdesk_adapters::local::outbox::OutboxSmsSender::new(
+            data_dir,
+        )),
+        helpdesk_app::alerts::PagingOptions::default(),
+    );
     // Customer pre-population from the platform's user API when configured, else the stored
     // customers table.
     let helpdesk = match helpdesk_adapters::platform::HttpCustomerDirectory::from_env(|k| {

@@ -32,6 +32,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     {
         helpdesk = helpdesk.with_mail(mail);
     }
+    // Escalations that notify supervisors also page the leads on call by SMS (SNS), with the
+    // same limits as the SLA alerts' `sms-alerts` function.
+    let paging = helpdesk_app::alerts::PagingOptions::from_env(|k| std::env::var(k).ok())?;
+    helpdesk = helpdesk.with_sms_paging(
+        Arc::new(helpdesk_adapters::aws::SnsSms::new(
+            helpdesk_adapters::aws::sns::client_from(&config),
+        )),
+        paging,
+    );
     if let Some(directory) =
         helpdesk_adapters::platform::HttpCustomerDirectory::from_env(|k| std::env::var(k).ok())?
     {

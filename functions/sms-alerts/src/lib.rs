@@ -11,7 +11,7 @@
 //!   tried), and the retry pages only whom the first attempt missed.
 
 use aws_lambda_events::event::sns::SnsEvent;
-use helpdesk_app::alerts::{PageReport, PagingOptions, SmsSender, DEFAULT_MAX_SMS_PER_WINDOW};
+use helpdesk_app::alerts::{PageReport, PagingOptions, SmsSender};
 use helpdesk_app::sla::SlaAlert;
 use helpdesk_app::Helpdesk;
 use lambda_runtime::LambdaEvent;
@@ -37,33 +37,8 @@ impl SmsAlertsSummary {
 /// - `SMS_MAX_PER_RECIPIENT_PER_WINDOW`: SMS per phone per 10 minutes (default 5, 1–100);
 /// - `HELPDESK_CONSOLE_URL`: the console's base URL, to link the ticket in the text (optional).
 pub fn options_from_env(get: impl Fn(&str) -> Option<String>) -> Result<PagingOptions, String> {
-    let max_per_window = match get("SMS_MAX_PER_RECIPIENT_PER_WINDOW").filter(|v| !v.is_empty()) {
-        None => DEFAULT_MAX_SMS_PER_WINDOW,
-        Some(v) => v
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                format!(
-                    "SMS_MAX_PER_RECIPIENT_PER_WINDOW must be a number from 1 to 100, not {v:?}"
-                )
-            })?,
-    };
-    let console_url = get("HELPDESK_CONSOLE_URL")
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty());
-    if let Some(url) = &console_url {
-        if !url.starts_with("https://") && !url.starts_with("http://") {
-            return Err(format!(
-                "HELPDESK_CONSOLE_URL must be an http(s) URL, not {url:?}"
-            ));
-        }
-    }
-    Ok(PagingOptions {
-        max_per_window,
-        console_url,
-    })
+    // One definition for every function that pages (this one and the router's escalations).
+    PagingOptions::from_env(get)
 }
 
 /// One invocation: every record's alert paged; malformed records skipped.
@@ -123,6 +98,7 @@ pub async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use helpdesk_app::alerts::DEFAULT_MAX_SMS_PER_WINDOW;
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

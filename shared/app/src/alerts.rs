@@ -120,7 +120,23 @@ fn recipient_pk(phone: &PhoneNumber) -> String {
 }
 
 pub fn page_claim_key(phone: &PhoneNumber, alert: &SlaAlert) -> Key {
-    Key::new(recipient_pk(phone), format!("PAGE#{}", alert_ref(alert)))
+    page_claim_key_for(phone, &alert_ref(alert))
+}
+
+/// The claim of one page (identified by `reference`) to one phone.
+pub fn page_claim_key_for(phone: &PhoneNumber, reference: &str) -> Key {
+    Key::new(recipient_pk(phone), format!("PAGE#{reference}"))
+}
+
+/// One page to the leads on call: what identifies it (claims), the ticket (logs) and the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Stable across redeliveries of the same page: `{ticket}#{clock}#{at}#{w75|breach}` for an
+    /// SLA alert, `{ticket}#escalation#{audit id}` for a routing escalation.
+    pub reference: String,
+    /// The ticket number, for logs.
+    pub number: String,
+    pub text: String,
 }
 
 /// The start of the 10-minute window holding `now` (windows start at :00, :10, … UTC).
@@ -171,6 +187,93 @@ pub fn sms_text(alert: &SlaAlert, console_url: Option<&str>) -> String {
     }
 }
 
+/// The page of a routing escalation: ticket number, priority, the rules that fired and a link —
+/// no customer data. ASCII, at most one 160-character segment: rule ids that do not fit are
+/// counted ("+2 more"), and the link is dropped if it would not fit.
+pub fn escalation_sms_text(
+    number: &str,
+    priority: helpdesk_domain::Priority,
+    business_owner: bool,
+    rules: &[String],
+    console_url: Option<&str>,
+) -> String {
+    let mut tags = vec![priority.to_string()];
+    if business_owner {
+        tags.push("business owner".into());
+    }
+    let head = format!("{number} ESCALATED ({})", tags.join(", "));
+    // Rule ids are validated lower-case ASCII; the budget keeps room for the link's fallback.
+    let budget = MAX_SMS_CHARS.saturating_sub(head.len() + 50);
+    let mut listed: Vec<&str> = Vec::new();
+    let mut used = 0;
+    for r in rules {
+        let r = r.as_str();
+        if !r.is_ascii() || used + r.len() + 2 > budget {
+            break;
+        }
+        used += r.len() + 2;
+        listed.push(r);
+    }
+    let more = rules.len() - listed.len();
+    let rules_text = match (listed.is_empty(), more) {
+        (true, n) => format!("{n} rules"),
+        (false, 0) => listed.join(", "),
+        (false, n) => format!("{} +{n} more", listed.join(", ")),
+    };
+    let head = format!("{head}: {rules_text}.");
+    let link = console_url
+        .map(|base| base.trim().trim_end_matches('/'))
+        .filter(|base| !base.is_empty() && base.is_ascii() && !base.contains(char::is_whitespace))
+        .map(|base| format!(" Open: {base}/app/tickets/{number}"));
+    match link {
+        Some(link) if head.len() + link.len() <= MAX_SMS_CHARS => head + &link,
+        _ => format!("{head} Open it in the help desk console."),
+    }
+}
+
+impl PagingOptions {
+    /// Settings from the environment (template.yaml sets them on every function that pages):
+    /// - `SMS_MAX_PER_RECIPIENT_PER_WINDOW`: SMS per phone per 10 minutes (default 5, 1–100);
+    /// - `HELPDESK_CONSOLE_URL`: the console's base URL, to link the ticket (optional).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let max_per_window = match get("SMS_MAX_PER_RECIPIENT_PER_WINDOW").filter(|v| !v.is_empty())
+        {
+            None => DEFAULT_MAX_SMS_PER_WINDOW,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    format!(
+                        "SMS_MAX_PER_RECIPIENT_PER_WINDOW must be a number from 1 to 100, not {v:?}"
+                    )
+                })?,
+        };
+        let console_url = get("HELPDESK_CONSOLE_URL")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        if let Some(url) = &console_url {
+            if !url.starts_with("https://") && !url.starts_with("http://") {
+                return Err(format!(
+                    "HELPDESK_CONSOLE_URL must be an http(s) URL, not {url:?}"
+                ));
+            }
+        }
+        Ok(Self {
+            max_per_window,
+            console_url,
+        })
+    }
+}
+
+/// SMS paging of routing escalations: the sender and limits [`Helpdesk::with_sms_paging`] set.
+#[derive(Clone)]
+pub struct SmsPaging {
+    pub sender: std::sync::Arc<dyn SmsSender>,
+    pub options: PagingOptions,
+}
+
 impl Helpdesk {
     /// Pages the supervisors and admins on call (with a phone) for an alert that asks for it,
     /// with the default limits.
@@ -194,17 +297,37 @@ impl Helpdesk {
         sender: &dyn SmsSender,
         options: &PagingOptions,
     ) -> Result<PageReport, AppError> {
-        let mut report = PageReport::default();
         if !alert.page_supervisors {
-            report.not_paging = true;
-            return Ok(report);
+            return Ok(PageReport {
+                not_paging: true,
+                ..Default::default()
+            });
         }
-        let text = sms_text(alert, options.console_url.as_deref());
+        let page = Page {
+            reference: alert_ref(alert),
+            number: alert.number.to_string(),
+            text: sms_text(alert, options.console_url.as_deref()),
+        };
+        self.page_leads(&page, sender, options).await
+    }
+
+    /// Sends one page to every supervisor and admin on call with a phone: the path SLA alerts
+    /// and routing escalations share. Each phone is claimed for `page.reference` before the
+    /// send (a redelivery pages nobody twice), counted against its rate limit, and its opt-out
+    /// is honoured by the sender.
+    pub async fn page_leads(
+        &self,
+        page: &Page,
+        sender: &dyn SmsSender,
+        options: &PagingOptions,
+    ) -> Result<PageReport, AppError> {
+        let mut report = PageReport::default();
+        let text = &page.text;
         for (phone, email) in self.on_call_phones().await? {
-            let claim = page_claim_key(&phone, alert);
+            let claim = page_claim_key_for(&phone, &page.reference);
             let now = self.clock.now();
             let doc = serde_json::json!({
-                "alert": alert_ref(alert),
+                "alert": page.reference,
                 "agent": email,
                 "claimed_at": keys::time_key(&now),
             });
@@ -223,27 +346,27 @@ impl Helpdesk {
             if count > i64::from(options.max_per_window) {
                 // The claim stays: this page was decided (not sent), and a redelivery in the
                 // same storm would be limited too.
-                tracing::warn!(ticket = %alert.number, to = %phone.masked(), count, "SMS rate limit reached; page not sent");
+                tracing::warn!(ticket = %page.number, to = %phone.masked(), count, "SMS rate limit reached; page not sent");
                 report.rate_limited.push(email);
                 continue;
             }
-            match sender.send(&phone, &text).await {
+            match sender.send(&phone, text).await {
                 Ok(SmsOutcome::Sent) => {
-                    tracing::info!(ticket = %alert.number, to = %phone.masked(), "paged by SMS");
+                    tracing::info!(ticket = %page.number, to = %phone.masked(), "paged by SMS");
                     report.sent.push(email);
                 }
                 Ok(SmsOutcome::OptedOut) => {
-                    tracing::warn!(ticket = %alert.number, agent = %email, "on-call phone opted out of SMS; not paged");
+                    tracing::warn!(ticket = %page.number, agent = %email, "on-call phone opted out of SMS; not paged");
                     self.uncount_page(&counter).await;
                     report.opted_out.push(email);
                 }
                 Err(SmsError::Rejected(why)) => {
-                    tracing::warn!(ticket = %alert.number, agent = %email, error = %why, "SMS rejected");
+                    tracing::warn!(ticket = %page.number, agent = %email, error = %why, "SMS rejected");
                     self.uncount_page(&counter).await;
                     report.rejected.push(email);
                 }
                 Err(SmsError::Unavailable(why)) => {
-                    tracing::warn!(ticket = %alert.number, agent = %email, error = %why, "SMS not sent; the claim is given back for a retry");
+                    tracing::warn!(ticket = %page.number, agent = %email, error = %why, "SMS not sent; the claim is given back for a retry");
                     self.uncount_page(&counter).await;
                     if let Err(e) = self.table.delete(&claim, Condition::Exists).await {
                         tracing::warn!(error = %e, "could not give back an SMS page claim");
@@ -375,6 +498,56 @@ mod tests {
         // A link that does not fit is dropped, not cut.
         let text = sms_text(&alert(None, Priority::Urgent, true), Some(long.as_str()));
         assert!(!text.contains("https://"), "{text}");
+    }
+
+    #[test]
+    fn escalation_text_names_ticket_priority_and_rules_only() {
+        let rules = vec!["urgent-owner".to_string(), "ignored".to_string()];
+        assert_eq!(
+            escalation_sms_text("HD-7", Priority::Urgent, true, &rules, Some("https://desk.example.com/")),
+            "HD-7 ESCALATED (urgent, business owner): urgent-owner, ignored. Open: https://desk.example.com/app/tickets/HD-7"
+        );
+        let many: Vec<String> = (0..30).map(|i| format!("rule-number-{i:02}")).collect();
+        let text = escalation_sms_text(
+            "HD-7",
+            Priority::High,
+            false,
+            &many,
+            Some("https://desk.example.com"),
+        );
+        assert!(text.len() <= MAX_SMS_CHARS, "{} chars: {text}", text.len());
+        assert!(text.is_ascii());
+        assert!(text.contains("more"), "{text}");
+        let long = format!("https://{}.example.com", "x".repeat(200));
+        let text = escalation_sms_text("HD-7", Priority::High, false, &rules, Some(&long));
+        assert!(
+            text.len() <= MAX_SMS_CHARS && !text.contains("https://"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn paging_options_default_and_validate() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let o = PagingOptions::from_env(env(&[])).expect("defaults");
+        assert_eq!(
+            (o.max_per_window, o.console_url),
+            (DEFAULT_MAX_SMS_PER_WINDOW, None)
+        );
+        let o = PagingOptions::from_env(env(&[("SMS_MAX_PER_RECIPIENT_PER_WINDOW", "2")]))
+            .expect("set");
+        assert_eq!(o.max_per_window, 2);
+        assert!(
+            PagingOptions::from_env(env(&[("SMS_MAX_PER_RECIPIENT_PER_WINDOW", "0")])).is_err()
+        );
+        assert!(PagingOptions::from_env(env(&[("HELPDESK_CONSOLE_URL", "desk")])).is_err());
     }
 
     #[test]

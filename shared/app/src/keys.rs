@@ -81,6 +81,29 @@ pub fn route_marker_key(id: &TicketId) -> Key {
 
 pub const ROUTE_SK: &str = "ROUTE";
 
+/// An escalation's SMS page not yet delivered (written with the escalation, deleted once sent).
+pub fn escalation_page_key(ticket: &TicketId, escalation: &str) -> Key {
+    Key::new(
+        ticket_pk(ticket),
+        format!("{ESCALATION_PAGE_PREFIX}{escalation}"),
+    )
+}
+
+pub const ESCALATION_PAGE_PREFIX: &str = "PAGE#";
+
+/// Tickets of one organisation (the customers' `account_id`), by creation time: the
+/// organisation-wide duplicate check reads it (written when routing enriches a ticket).
+pub fn account_ticket_key(account: &str, created: &Timestamp, ticket: &TicketId) -> Key {
+    Key::new(
+        account_partition(account),
+        format!("{}#{ticket}", time_key(created)),
+    )
+}
+
+pub fn account_partition(account: &str) -> String {
+    format!("ACCT#{account}")
+}
+
 /// The sparse index partition of unrouted markers, sharded like the SLA due index.
 pub fn route_partition(shard: u32) -> String {
     format!("ROUTEQ#{shard}")

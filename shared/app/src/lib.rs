@@ -58,6 +58,8 @@ pub struct Helpdesk {
     pub(crate) customer_directory: Option<Arc<dyn customer_directory::CustomerDirectory>>,
     /// Where new tickets' routing events go; off (`None`) until [`Helpdesk::with_routing_queue`].
     pub(crate) routing_queue: Option<Arc<dyn queue::RoutingQueue>>,
+    /// SMS paging of routing escalations; off (`None`) until [`Helpdesk::with_sms_paging`].
+    pub(crate) sms: Option<Arc<alerts::SmsPaging>>,
 }
 
 impl Helpdesk {
@@ -75,6 +77,7 @@ impl Helpdesk {
             kb_index: None,
             customer_directory: None,
             routing_queue: None,
+            sms: None,
         }
     }
 
@@ -87,6 +90,18 @@ impl Helpdesk {
     /// Inbound mail settings, so admins can reprocess quarantined mail over the API.
     pub fn with_inbound(mut self, cfg: inbound::InboundConfig) -> Self {
         self.inbound = Some(Arc::new(cfg));
+        self
+    }
+
+    /// Pages the supervisors and admins on call by SMS when routing escalates a ticket with
+    /// "notify supervisors" (SNS in AWS, `DATA/outbox/sms.jsonl` locally): the same claims,
+    /// rate limit and opt-outs as SLA alerts.
+    pub fn with_sms_paging(
+        mut self,
+        sender: Arc<dyn alerts::SmsSender>,
+        options: alerts::PagingOptions,
+    ) -> Self {
+        self.sms = Some(Arc::new(alerts::SmsPaging { sender, options }));
         self
     }
 

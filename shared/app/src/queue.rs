@@ -1,7 +1,8 @@
 //! Delivery of routing events: the queue port, enqueueing after ticket writes, the consumer's
 //! use case, the re-enqueue sweep for tickets left unrouted, and the dead-letter list for admins.
 //!
-//! Delivery is at least once. Every new (or reopened) ticket gets an "unrouted" marker in the
+//! Delivery is at least once. Every new (or reopened) ticket, and every customer reply on a routed
+//! ticket (escalation rules are evaluated again, see `routing`), gets an "unrouted" marker in the
 //! same transaction that writes it (`T#{id}/ROUTE`, in the sparse gsi1 `ROUTEQ#{shard}` by next
 //! check time). Enqueueing happens after the commit and may fail; the sweep finds markers whose
 //! check time has passed and enqueues them again with backoff. Processing an event routes the
@@ -171,6 +172,9 @@ impl Helpdesk {
             return Ok(Processed::UnknownTicket);
         }
         let outcome = self.route_ticket(&event.ticket_id).await?;
+        // Escalation pages a crash or an unavailable SMS provider left pending: sent now, or
+        // this fails and the event comes back (claims keep a phone from being paged twice).
+        self.deliver_escalation_pages(&event.ticket_id).await?;
         self.clear_route_marker(&event.ticket_id).await?;
         Ok(Processed::Routed(outcome))
     }

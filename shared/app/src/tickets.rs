@@ -857,12 +857,27 @@ impl Helpdesk {
             .automation_writes(before, ticket, "", self.clock.now())
             .await?;
         ops.extend(automated.ops);
-        // A reopened ticket goes through routing again (marker + event, as on creation).
+        // A reopened ticket goes through routing again (marker + event, as on creation). So
+        // does a customer's reply to a routed ticket: escalation rules ("replied N times without
+        // an answer", keywords) are evaluated again. Through the queue rather than inline: the
+        // reply is stored whatever happens to routing (paging, directory), the evaluation gets
+        // the queue's retries and dead letters, and an event processed twice is harmless because
+        // each rule fires once per ticket (recorded on it, conditional on its version).
         let reopened = ticket.reopen_count > before.reopen_count;
-        if reopened {
+        let replied = message == Some(MessageKind::CustomerMessage)
+            && before.routing.routed_at.is_some()
+            && ticket.status != Status::Closed;
+        let route_reason = if reopened {
+            Some("reopened")
+        } else if replied {
+            Some("customer_replied")
+        } else {
+            None
+        };
+        if let Some(reason) = route_reason {
             ops.push(crate::queue::unrouted_marker_op(
                 &ticket.id,
-                "reopened",
+                reason,
                 self.clock.now(),
             )?);
         }
@@ -872,8 +887,8 @@ impl Helpdesk {
                 for id in &automated.mail {
                     self.deliver_after_commit(&ticket.id, id).await;
                 }
-                if reopened {
-                    self.enqueue_routing(&ticket.id, "reopened").await;
+                if let Some(reason) = route_reason {
+                    self.enqueue_routing(&ticket.id, reason).await;
                 }
                 Ok(())
             }

@@ -318,6 +318,57 @@ pub struct PriorityRule {
     #[serde(default)]
     pub keywords: Vec<String>,
     pub action: PriorityAction,
+    /// One of the defaults a fresh install starts with ([`default_priority_rules`]). A matching
+    /// `set` rule an admin wrote wins over a seeded one wherever it stands; replacing a seeded
+    /// rule through the API makes it the admin's.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub seeded: bool,
+}
+
+/// The keyword rules a fresh install is seeded with (once; admins edit or delete them like any
+/// rule): outages are urgent, locked-out customers and double charges high.
+pub fn default_priority_rules() -> Vec<PriorityRule> {
+    let rule = |id: &str, description: &str, keywords: &[&str], p: Priority| PriorityRule {
+        id: id.into(),
+        description: Some(description.into()),
+        categories: Vec::new(),
+        tiers: Vec::new(),
+        business_owner: None,
+        keywords: keywords.iter().map(|k| normalise(k)).collect(),
+        action: PriorityAction::Set(p),
+        seeded: true,
+    };
+    vec![
+        rule(
+            "default-outage",
+            "Outages affect everyone: urgent.",
+            &[
+                "outage",
+                "down for everyone",
+                "site is down",
+                "service is down",
+            ],
+            Priority::Urgent,
+        ),
+        rule(
+            "default-locked-out",
+            "Customers who cannot get in: high.",
+            &[
+                "cannot log in",
+                "can't log in",
+                "cant log in",
+                "unable to log in",
+                "locked out",
+            ],
+            Priority::High,
+        ),
+        rule(
+            "default-charged-twice",
+            "Double charges: high.",
+            &["charged twice", "double charged", "charged two times"],
+            Priority::High,
+        ),
+    ]
 }
 
 impl PriorityRule {
@@ -412,9 +463,13 @@ impl PriorityPolicy {
         let explicit = if keep_current {
             None
         } else {
-            self.rules
-                .iter()
-                .find(|r| matches!(r.action, PriorityAction::Set(_)) && r.matches(f))
+            // Explicit (admin) rules first, then the seeded defaults, each in order.
+            let set = |seeded: bool| {
+                self.rules.iter().find(|r| {
+                    r.seeded == seeded && matches!(r.action, PriorityAction::Set(_)) && r.matches(f)
+                })
+            };
+            set(false).or_else(|| set(true))
         };
         let mut priority = match (explicit, keep_current) {
             (Some(r), _) => {
@@ -892,6 +947,69 @@ mod tests {
             Priority::Urgent,
             "capped"
         );
+    }
+
+    #[test]
+    fn seeded_defaults_fire_but_admin_rules_win() {
+        let mut p = PriorityPolicy {
+            rules: default_priority_rules(),
+            ..Default::default()
+        };
+        p.validate().expect("the defaults are valid");
+        for (text, want, rule) in [
+            (
+                "Total outage since 9am",
+                Priority::Urgent,
+                "rule:default-outage",
+            ),
+            (
+                "The app is down for everyone",
+                Priority::Urgent,
+                "rule:default-outage",
+            ),
+            (
+                "I can't log in since yesterday",
+                Priority::High,
+                "rule:default-locked-out",
+            ),
+            ("I cannot log in", Priority::High, "rule:default-locked-out"),
+            (
+                "I am locked out of my account",
+                Priority::High,
+                "rule:default-locked-out",
+            ),
+            (
+                "You double charged me",
+                Priority::High,
+                "rule:default-charged-twice",
+            ),
+            (
+                "I was charged twice",
+                Priority::High,
+                "rule:default-charged-twice",
+            ),
+        ] {
+            let d = p.decide(&facts(text), false);
+            assert_eq!((d.priority, d.fired[0].as_str()), (want, rule), "{text}");
+        }
+        assert_eq!(
+            p.decide(&facts("How do I export?"), false).priority,
+            Priority::Medium
+        );
+        // An admin rule added after the seeded ones still wins.
+        p.rules.push(serde_json::from_value(serde_json::json!(
+            { "id": "planned", "keywords": ["outage"], "tiers": ["free"], "action": { "set": "low" } }
+        )).expect("rule"));
+        p.validate().expect("valid");
+        let d = p.decide(&facts("planned outage tonight?"), false);
+        assert_eq!(
+            (d.priority, d.fired),
+            (Priority::Low, vec!["rule:planned".to_string()])
+        );
+        // The flag round-trips, and is absent from admin rules.
+        let json = serde_json::to_value(&p.rules).expect("json");
+        assert_eq!(json[0]["seeded"], true);
+        assert!(json[3].get("seeded").is_none());
     }
 
     #[test]

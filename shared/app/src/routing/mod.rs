@@ -14,10 +14,11 @@
 //! | agent loads | `LOAD#agents` | `{email}#open`, `{email}#weight` | counters kept by every ticket write (stats.rs) |
 
 mod assign;
+mod paging;
 pub mod rules;
 
 use crate::keys::{self, from_item};
-use crate::ports::{Condition, Index, Query, SortKey, TableError, WriteOp};
+use crate::ports::{Condition, Index, Item, Query, SortKey, TableError, WriteOp};
 use crate::{AppError, Helpdesk};
 use helpdesk_domain::routing::{
     decide_escalation, normalise, DuplicateFlag, MinHasher, TicketFacts,
@@ -137,8 +138,19 @@ fn unanswered(thread: &[Message]) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// Why a ticket is looked at: never routed, reopened since it was routed, or routed and up to
+/// date (a customer reply or a redelivered event): then only escalation rules not fired yet are
+/// evaluated, and nothing changes unless one fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    First,
+    Reopened,
+    Recheck,
+}
+
 /// What one routing attempt prepared: the ticket as it should be and what goes with it.
 struct Plan {
+    mode: Mode,
     ticket: Ticket,
     changes: Vec<FieldChange>,
     decisions: Vec<String>,
@@ -181,10 +193,14 @@ impl Helpdesk {
         if before.status == Status::Closed || before.merged_into.is_some() {
             return done("closed: nothing to route");
         }
-        let first = before.routing.routed_at.is_none();
-        if !first && before.routing.routed_reopens >= before.reopen_count {
-            return done("already routed");
-        }
+        let mode = if before.routing.routed_at.is_none() {
+            Mode::First
+        } else if before.routing.routed_reopens < before.reopen_count {
+            Mode::Reopened
+        } else {
+            Mode::Recheck
+        };
+        let first = mode == Mode::First;
         let rules = self.routing_rules().await?.0;
         let now = self.clock.now();
         let thread = self.thread_messages(id).await?;
@@ -234,22 +250,30 @@ impl Helpdesk {
                     t.department = Some(dept);
                 }
             }
-            if let Some(dup) = near_duplicate(&t, &body, &recent, &rules.settings) {
+            // The organisation's other customers' recent tickets too (after enrichment, which
+            // knows the account).
+            let mut candidates = recent;
+            candidates.extend(
+                self.organisation_recent(&t, &rules.settings, &candidates)
+                    .await?,
+            );
+            if let Some(dup) = near_duplicate(&t, &body, &candidates, &rules.settings) {
                 decisions.push(format!(
                     "duplicate: possibly {} (similarity {:.2})",
                     dup.number, dup.score
                 ));
                 t.routing.possible_duplicate = Some(dup);
             }
-        } else {
+        } else if mode == Mode::Reopened {
             decisions.push(format!(
                 "reopened ({} times): routing again",
                 t.reopen_count
             ));
         }
 
-        // Escalation: rules not fired before on this ticket.
-        let facts = facts_of(&t, &body, &thread);
+        // Escalation: rules not fired before on this ticket, on everything the customer wrote.
+        let mut facts = facts_of(&t, &body, &thread);
+        facts.text = normalise(&format!("{} {}", t.subject, customer_text(&thread)));
         let esc = decide_escalation(&rules.escalation, &facts);
         let fresh: Vec<String> = esc
             .fired
@@ -257,6 +281,15 @@ impl Helpdesk {
             .filter(|r| !t.routing.escalation_rules.contains(r))
             .cloned()
             .collect();
+        if mode == Mode::Recheck {
+            if fresh.is_empty() {
+                return done("already routed");
+            }
+            decisions.push(format!(
+                "re-evaluated after routing ({} customer message(s) unanswered, reopened {} times)",
+                facts.unanswered_replies, t.reopen_count
+            ));
+        }
         let mut notify = false;
         if !fresh.is_empty() {
             if let Some(p) = esc.raise_to.filter(|p| *p > t.priority) {
@@ -327,6 +360,7 @@ impl Helpdesk {
             t.updated_at = now;
         }
         let plan = Plan {
+            mode,
             changes,
             decisions,
             ops,
@@ -334,7 +368,7 @@ impl Helpdesk {
             mail: Vec::new(),
             ticket: t,
         };
-        self.commit_route(&before, plan, notify, first, now).await
+        self.commit_route(&before, plan, notify, now).await
     }
 
     async fn commit_route(
@@ -342,42 +376,64 @@ impl Helpdesk {
         before: &Ticket,
         mut plan: Plan,
         notify: bool,
-        first: bool,
         now: helpdesk_domain::Timestamp,
     ) -> Result<Attempt, AppError> {
         let t = &mut plan.ticket;
-        let routed = AuditEvent {
-            id: AuditId::from_ulid(self.ids.ulid()),
-            ticket_id: t.id,
-            actor: routing_actor(),
-            action: "routed".into(),
-            changes: plan.changes.clone(),
-            note: Some(plan.decisions.join("\n")),
-            at: now,
-        };
-        let mut ops = vec![WriteOp::Put {
-            item: keys::audit_item(&routed)?,
-            condition: Condition::NotExists,
-        }];
-        if first {
+        let mut ops = Vec::new();
+        // A re-evaluation that escalates is recorded by its `escalated` event alone (with what
+        // changed); routing proper also records a `routed` event.
+        if plan.mode != Mode::Recheck {
+            let routed = AuditEvent {
+                id: AuditId::from_ulid(self.ids.ulid()),
+                ticket_id: t.id,
+                actor: routing_actor(),
+                action: "routed".into(),
+                changes: plan.changes.clone(),
+                note: Some(plan.decisions.join("\n")),
+                at: now,
+            };
+            ops.push(WriteOp::Put {
+                item: keys::audit_item(&routed)?,
+                condition: Condition::NotExists,
+            });
+        }
+        if plan.mode == Mode::First {
             ops.push(WriteOp::Add {
                 key: crate::stats::daily(&now, "routed"),
                 by: 1,
             });
+            // The organisation's ticket index (duplicates across its customers).
+            if let Some(account) = t.customer.account_id.as_deref().filter(|a| !a.is_empty()) {
+                ops.push(WriteOp::Put {
+                    item: Item::new(
+                        keys::account_ticket_key(account, &t.created_at, &t.id),
+                        1,
+                        serde_json::json!({ "ticket_id": t.id, "customer": t.customer.email }),
+                    ),
+                    condition: Condition::None,
+                });
+            }
         }
         let mut deliver = Vec::new();
+        let mut paging = false;
         if !plan.escalated.is_empty() {
+            let mut escalation_changes = vec![change(
+                "escalation_rules",
+                &before.routing.escalation_rules,
+                &t.routing.escalation_rules,
+            )];
+            let mut note = format!("rules: {}", plan.escalated.join(", "));
+            if plan.mode == Mode::Recheck {
+                escalation_changes.extend(plan.changes.iter().cloned());
+                note = format!("{note}\n{}", plan.decisions.join("\n"));
+            }
             let escalated = AuditEvent {
                 id: AuditId::from_ulid(self.ids.ulid()),
                 ticket_id: t.id,
                 actor: routing_actor(),
                 action: "escalated".into(),
-                changes: vec![change(
-                    "escalation_rules",
-                    &before.routing.escalation_rules,
-                    &t.routing.escalation_rules,
-                )],
-                note: Some(format!("rules: {}", plan.escalated.join(", "))),
+                changes: escalation_changes,
+                note: Some(note),
                 at: now,
             };
             ops.push(WriteOp::Put {
@@ -412,6 +468,11 @@ impl Helpdesk {
                     ops.push(op);
                     deliver.push(mail.id);
                 }
+                // And the leads on call are paged by SMS, decided in this transaction.
+                if let Some(op) = self.escalation_page_op(t, &escalated.id, &plan.escalated)? {
+                    ops.push(op);
+                    paging = true;
+                }
             }
         }
         ops.extend(plan.ops);
@@ -437,6 +498,31 @@ impl Helpdesk {
         if !plan.mail.is_empty() {
             plan.decisions
                 .push(format!("notified: {}", plan.mail.join(", ")));
+        }
+        if paging {
+            // Best effort here; a page left pending fails the routing event's processing
+            // (`process_routing_event`), whose retry sends it.
+            match self.deliver_escalation_pages(&t.id).await {
+                Ok(reports) => {
+                    let sent: Vec<String> = reports
+                        .iter()
+                        .flat_map(|r| r.sent.iter().map(|e| e.to_string()))
+                        .collect();
+                    plan.decisions.push(format!(
+                        "paged by SMS: {}",
+                        if sent.is_empty() {
+                            "nobody on call".to_string()
+                        } else {
+                            sent.join(", ")
+                        }
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, ticket = %t.number, "escalation page pending; retried with the routing event");
+                    plan.decisions
+                        .push("paged by SMS: pending (provider unavailable)".into());
+                }
+            }
         }
         tracing::info!(ticket = %t.number, decisions = ?plan.decisions, "routed");
         Ok(Attempt::Done(RouteOutcome {
@@ -548,6 +634,59 @@ impl Helpdesk {
         for item in &page.items {
             let other: Ticket = from_item(item)?;
             if other.id == t.id || other.merged_into.is_some() || other.created_at > t.created_at {
+                continue;
+            }
+            let body = self.first_body(&other.id).await?;
+            out.push((other, body));
+        }
+        Ok(out)
+    }
+
+    /// Recent tickets of the other customers of the same organisation (the ticket's
+    /// `customer.account_id`): the account's ticket index `ACCT#{account}` (newest first, within
+    /// the duplicate window, at most 25; no Scan), minus tickets already in `known`.
+    async fn organisation_recent(
+        &self,
+        t: &Ticket,
+        settings: &RoutingSettings,
+        known: &[(Ticket, String)],
+    ) -> Result<Vec<(Ticket, String)>, AppError> {
+        let Some(account) = t.customer.account_id.as_deref().filter(|a| !a.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        if settings.duplicate_window_hours == 0 {
+            return Ok(Vec::new());
+        }
+        let window = chrono::Duration::hours(i64::from(settings.duplicate_window_hours));
+        let page = self
+            .table
+            .query(
+                &Query::partition(None, keys::account_partition(account))
+                    .sk(SortKey::Ge(keys::time_key(&(t.created_at - window))))
+                    .forward(false)
+                    .limit(DUPLICATE_CANDIDATES + 1),
+            )
+            .await
+            .map_err(AppError::storage(
+                "reading an organisation's recent tickets",
+            ))?;
+        let mut out = Vec::new();
+        for item in &page.items {
+            let Some(id) = item
+                .doc
+                .get("ticket_id")
+                .and_then(|v| v.as_str())
+                .and_then(|v| TicketId::parse(v).ok())
+            else {
+                continue;
+            };
+            if id == t.id || known.iter().any(|(k, _)| k.id == id) {
+                continue;
+            }
+            let Some(other) = self.load_ticket(&id).await? else {
+                continue;
+            };
+            if other.merged_into.is_some() || other.created_at > t.created_at {
                 continue;
             }
             let body = self.first_body(&other.id).await?;
@@ -686,6 +825,20 @@ fn near_duplicate(
 
 fn json<T: Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// Everything the customer wrote (the newest 20 messages), for escalation keywords: a reply
+/// saying "lawyer" escalates as the first message would.
+fn customer_text(thread: &[Message]) -> String {
+    let mut parts: Vec<&str> = thread
+        .iter()
+        .rev()
+        .filter(|m| m.kind == MessageKind::CustomerMessage)
+        .take(20)
+        .map(|m| m.body_text.as_str())
+        .collect();
+    parts.reverse();
+    parts.join("\n")
 }
 
 fn facts_of(t: &Ticket, body: &str, thread: &[Message]) -> TicketFacts {

@@ -102,6 +102,16 @@ pub struct RoutingRules {
     pub settings: RoutingSettings,
 }
 
+impl RoutingRules {
+    /// What a fresh install starts with: the default keyword priority rules
+    /// (`helpdesk_domain::routing::default_priority_rules`), nothing else.
+    pub fn seeded() -> Self {
+        let mut rules = Self::default();
+        rules.priority.rules = helpdesk_domain::routing::default_priority_rules();
+        rules
+    }
+}
+
 fn rule_error(e: RuleError) -> AppError {
     AppError::validation(e.field, e.message)
 }
@@ -158,16 +168,45 @@ pub enum RuleKind {
 }
 
 impl Helpdesk {
-    /// The stored rules and their version (defaults at version 0 before the first save).
+    /// The stored rules and their version. The first read of a fresh install seeds them (the
+    /// default keyword priority rules, [`RoutingRules::seeded`]) as version 1, with a
+    /// conditional put: seeded once, on either runtime, and never again — once the document
+    /// exists, deleting a seeded rule deletes it for good.
     pub async fn routing_rules(&self) -> Result<(RoutingRules, u64), AppError> {
         let item = self
             .table
             .get(&rules_key())
             .await
             .map_err(AppError::storage("reading the routing rules"))?;
-        match item {
-            Some(i) => Ok((from_item(&i)?, i.version)),
-            None => Ok((RoutingRules::default(), 0)),
+        if let Some(i) = item {
+            return Ok((from_item(&i)?, i.version));
+        }
+        let seeded = RoutingRules::seeded();
+        match self
+            .table
+            .put(
+                Item::new(rules_key(), 1, to_doc(&seeded)?),
+                Condition::NotExists,
+            )
+            .await
+        {
+            Ok(()) => {
+                tracing::info!("routing rules seeded with the default keyword priority rules");
+                Ok((seeded, 1))
+            }
+            // Seeded (or saved) concurrently: that document stands.
+            Err(TableError::ConditionFailed) => {
+                let item = self
+                    .table
+                    .get(&rules_key())
+                    .await
+                    .map_err(AppError::storage("reading the routing rules"))?
+                    .ok_or(AppError::NotFound {
+                        what: "routing rules",
+                    })?;
+                Ok((from_item(&item)?, item.version))
+            }
+            Err(e) => Err(AppError::storage("seeding the routing rules")(e)),
         }
     }
 
