@@ -207,10 +207,25 @@ fn escalation_mails(app: &TestApp) -> Vec<String> {
     out
 }
 
+/// The SMS the local runtime sent (`DATA/outbox/sms.jsonl`).
+fn sms_texts(app: &TestApp) -> Vec<Value> {
+    std::fs::read_to_string(app.data.path().join("outbox").join("sms.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 #[tokio::test]
 async fn escalation_rules_notify_supervisors_once_and_count() {
     let app = TestApp::spawn_with_routing().await;
-    agent(&app, "sup@example.com", "supervisor", json!({})).await;
+    agent(
+        &app,
+        "sup@example.com",
+        "supervisor",
+        json!({ "phone": "+447700900123", "on_call": true }),
+    )
+    .await;
     let r = app
         .post(
             "/api/v1/customers",
@@ -246,12 +261,27 @@ async fn escalation_rules_notify_supervisors_once_and_count() {
     let mails = escalation_mails(&app);
     assert_eq!(mails.len(), 1, "one notice");
     assert!(mails[0].contains("sup@example.com"));
+    // The supervisor on call is paged by SMS too (the SLA alerts' outbox), once.
+    let texts = sms_texts(&app);
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert_eq!(texts[0]["to"], "+447700900123");
+    let number = t["number"].as_str().expect("number");
+    assert!(
+        texts[0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with(&format!(
+                "{number} ESCALATED (urgent, business owner): urgent-owner."
+            )),
+        "{texts:?}"
+    );
     route(&app, &id).await;
     assert_eq!(
         escalation_mails(&app).len(),
         1,
         "routing again notifies nobody"
     );
+    assert_eq!(sms_texts(&app).len(), 1, "nor pages anybody");
 }
 
 #[tokio::test]
@@ -358,10 +388,13 @@ async fn rules_are_validated_versioned_and_admin_only() {
         .get("/api/v1/routing/rules", &app.agent("a@example.com"))
         .await;
     assert_eq!(r.status, StatusCode::OK);
+    // A fresh install reads the seeded defaults as version 1.
     assert_eq!(
         r.headers.get("etag").and_then(|v| v.to_str().ok()),
-        Some("\"v0\"")
+        Some("\"v1\"")
     );
+    assert_eq!(r.body["priority"]["rules"][0]["id"], "default-outage");
+    assert_eq!(r.body["priority"]["rules"][0]["seeded"], true);
     let r = app
         .put(
             "/api/v1/routing/rules",
@@ -396,7 +429,7 @@ async fn rules_are_validated_versioned_and_admin_only() {
             "/api/v1/routing/rules/priority/charged-twice",
             Some(&app.admin()),
             Some(rule.clone()),
-            &[("If-Match", "\"v1\"")],
+            &[("If-Match", "\"v2\"")],
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -407,7 +440,7 @@ async fn rules_are_validated_versioned_and_admin_only() {
             "/api/v1/routing/rules/priority/charged-twice",
             Some(&app.admin()),
             Some(rule),
-            &[("If-Match", "\"v1\"")],
+            &[("If-Match", "\"v2\"")],
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);

@@ -274,13 +274,16 @@ impl Helpdesk {
         // Escalation: rules not fired before on this ticket, on everything the customer wrote.
         let mut facts = facts_of(&t, &body, &thread);
         facts.text = normalise(&format!("{} {}", t.subject, customer_text(&thread)));
-        let esc = decide_escalation(&rules.escalation, &facts);
-        let fresh: Vec<String> = esc
-            .fired
+        // Only rules that have not fired on this ticket decide (a rule fires once per ticket:
+        // its actions and notices are not repeated by later replies or redeliveries).
+        let not_fired: Vec<_> = rules
+            .escalation
             .iter()
-            .filter(|r| !t.routing.escalation_rules.contains(r))
+            .filter(|r| !t.routing.escalation_rules.contains(&r.id))
             .cloned()
             .collect();
+        let esc = decide_escalation(&not_fired, &facts);
+        let fresh = esc.fired.clone();
         if mode == Mode::Recheck {
             if fresh.is_empty() {
                 return done("already routed");
