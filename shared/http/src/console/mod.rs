@@ -5,6 +5,7 @@ mod automations;
 mod kb;
 mod mail;
 mod pages;
+mod routing;
 pub mod session;
 pub mod view;
 
@@ -55,6 +56,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/app/quarantine", get(mail::quarantine))
         .route("/app/quarantine/{id}/reprocess", post(mail::reprocess))
+        .route("/app/routing/dead-letters", get(routing::dead_letters))
+        .route(
+            "/app/routing/dead-letters/{id}/requeue",
+            post(routing::requeue),
+        )
         .route(
             "/app/tickets/{ticket}/follow-ups",
             post(automations::add_follow_up),

@@ -457,6 +457,7 @@ pub async fn dashboard(State(state): State<AppState>, user: ConsoleUser) -> Resp
                     div.actions {
                         a.button.primary href="/app/tickets/new" { "Create ticket" }
                         @if user.actor.can_manage_directory() { a.button href="/app/quarantine" { "Mail quarantine" } }
+                        @if user.actor.can_manage_directory() { a.button href="/app/routing/dead-letters" { "Routing dead letters" } }
                         (status_toggle(me.as_ref(), &user.csrf))
                     }
                 }
