@@ -33,6 +33,110 @@ pub struct SweepSummary {
     pub jobs: usize,
 }
 
+/// What an invocation is for: the minute schedule's sweep (any event without `task`), or the
+/// daily schedule's classifier retraining (`{"task": "retrain-classifier"}`). One function for
+/// both keeps the deployment lean: retraining needs only this function's table access plus the
+/// classifier prefix of the bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    Sweep,
+    RetrainClassifier,
+}
+
+pub const RETRAIN_TASK: &str = "retrain-classifier";
+
+/// The task an event asks for; an unknown `task` is an error (a misconfigured schedule).
+pub fn task_of(event: &serde_json::Value) -> Result<Task, String> {
+    match event.get("task") {
+        None | Some(serde_json::Value::Null) => Ok(Task::Sweep),
+        Some(serde_json::Value::String(t)) if t == RETRAIN_TASK => Ok(Task::RetrainClassifier),
+        Some(other) => Err(format!(
+            "unknown task {other}: expected none (sweep) or \"{RETRAIN_TASK}\""
+        )),
+    }
+}
+
+/// What one retraining invocation did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetrainSummary {
+    pub retrained: bool,
+    /// The new current model's name, when one was trained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub examples: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holdout_accuracy: Option<f64>,
+    /// Why nothing was trained, when nothing was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// The scheduled retraining (`retrain_classifier_if_needed`). Idempotent: it trains only when
+/// agents categorised tickets since the current model, so a retried or repeated invocation
+/// finds nothing new; two runs at once store one model (the pointer's conditional write
+/// refuses the second, reported as skipped). The model blob is content-addressed
+/// (`classifier/models/{sha256}.bin`), so writing it twice is harmless. Storage errors fail the
+/// invocation (the schedule's retry runs it again).
+pub async fn retrain(helpdesk: &Helpdesk) -> Result<RetrainSummary, lambda_runtime::Error> {
+    match helpdesk.retrain_classifier_if_needed().await {
+        Ok(Some(info)) => {
+            tracing::info!(model = %info.model, examples = info.examples, holdout_accuracy = info.holdout_accuracy, "classifier retrained");
+            Ok(RetrainSummary {
+                retrained: true,
+                model: Some(info.model),
+                examples: Some(info.examples),
+                holdout_accuracy: Some(info.holdout_accuracy),
+                skipped: None,
+            })
+        }
+        Ok(None) => Ok(RetrainSummary {
+            retrained: false,
+            model: None,
+            examples: None,
+            holdout_accuracy: None,
+            skipped: Some(
+                "no new categorised tickets since the current model (or too few, or no model store)"
+                    .into(),
+            ),
+        }),
+        Err(helpdesk_app::AppError::Conflict { detail, .. }) => {
+            tracing::info!(%detail, "another retraining stored its model first");
+            Ok(RetrainSummary {
+                retrained: false,
+                model: None,
+                examples: None,
+                holdout_accuracy: None,
+                skipped: Some(detail),
+            })
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "classifier retraining failed");
+            Err(lambda_runtime::Error::from(e.to_string()))
+        }
+    }
+}
+
+/// What an invocation did, by task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Outcome {
+    Sweep(SweepSummary),
+    Retrain(RetrainSummary),
+}
+
+/// One invocation of either schedule: the task named by the event (see [`task_of`]).
+pub async fn run(
+    helpdesk: &Helpdesk,
+    sink: &dyn AlertSink,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<Outcome, lambda_runtime::Error> {
+    match task_of(&event.payload)? {
+        Task::RetrainClassifier => Ok(Outcome::Retrain(retrain(helpdesk).await?)),
+        Task::Sweep => Ok(Outcome::Sweep(handle(helpdesk, sink, event).await?)),
+    }
+}
+
 /// The instant to sweep at: the event's `time` if it has one, never later than the clock.
 pub fn sweep_time(event: &serde_json::Value, clock_now: DateTime<Utc>) -> (DateTime<Utc>, bool) {
     let time = serde_json::from_value::<EventBridgeEvent>(event.clone())
@@ -118,6 +222,21 @@ mod tests {
             sweep_time(&json!({"time": "2026-01-05T08:59:00+00:00"}), t(9, 1)),
             (t(8, 59), true)
         );
+    }
+
+    #[test]
+    fn the_task_comes_from_the_event() {
+        assert_eq!(
+            task_of(&json!({"time": "2026-01-05T09:00:00Z"})),
+            Ok(Task::Sweep)
+        );
+        assert_eq!(task_of(&json!({"task": null})), Ok(Task::Sweep));
+        assert_eq!(
+            task_of(&json!({"task": "retrain-classifier", "time": "2026-01-05T03:00:00Z"})),
+            Ok(Task::RetrainClassifier)
+        );
+        assert!(task_of(&json!({"task": "retrain"})).is_err());
+        assert!(task_of(&json!({"task": 1})).is_err());
     }
 
     #[test]

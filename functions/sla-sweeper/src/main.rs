@@ -55,11 +55,25 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     ) {
         helpdesk = helpdesk.with_routing_queue(Arc::new(queue));
     }
+    // Classifier models (the daily retraining task) live in S3 like the API function's.
+    if let Some(bucket) = std::env::var("CLASSIFIER_BUCKET")
+        .ok()
+        .filter(|b| !b.is_empty())
+    {
+        helpdesk = helpdesk.with_model_store(Arc::new(helpdesk_adapters::aws::S3BlobStore::new(
+            helpdesk_adapters::aws::s3::client_from(&config),
+            bucket,
+        )));
+    }
     let sink = Arc::new(sink);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let (helpdesk, sink) = (helpdesk.clone(), sink.clone());
         async move {
-            let report = helpdesk_sla_sweeper::handle(&helpdesk, sink.as_ref(), event).await?;
+            // The daily schedule's payload asks for retraining instead of a sweep.
+            let report = match helpdesk_sla_sweeper::run(&helpdesk, sink.as_ref(), event).await? {
+                retrain @ helpdesk_sla_sweeper::Outcome::Retrain(_) => return Ok(retrain),
+                helpdesk_sla_sweeper::Outcome::Sweep(report) => report,
+            };
             // The same minute also delivers queued mail (retries, and sends a crash interrupted),
             // as the self-hosted server's timer does. A failure here is logged; the next minute
             // catches up.
@@ -84,7 +98,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "routing resweep failed"),
             }
-            Ok::<_, lambda_runtime::Error>(report)
+            Ok::<_, lambda_runtime::Error>(helpdesk_sla_sweeper::Outcome::Sweep(report))
         }
     }))
     .await
