@@ -260,3 +260,85 @@ async fn same_event_twice_and_fixture_batch() {
         .collect();
     assert_eq!(failed, vec!["2e1424d4-f796-459a-8184-9c92662be6da"]);
 }
+
+/// Texts moto recorded as sent by SMS to `phone`.
+async fn texts_to(url: &str, phone: &str) -> Vec<String> {
+    let data: Value = reqwest::get(format!("{url}/moto-api/data.json"))
+        .await
+        .expect("moto-api")
+        .json()
+        .await
+        .expect("moto data");
+    data["sns"]["SMS"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|sms| sms["phone_number"] == phone)
+        .map(|sms| sms["message"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn escalation_pages_the_lead_on_call_by_sns_sms_once() {
+    let Some(url) = moto_url() else { return };
+    let dynamo = connect_local(&url);
+    let table_name = format!("aws-router-sms-{}", unique());
+    create_table(&dynamo, &table_name)
+        .await
+        .expect("create table");
+    let sns = helpdesk_adapters::aws::sns::connect_local(&url);
+    let h = Helpdesk::new(
+        Arc::new(DynamoTable::new(dynamo, &table_name)),
+        Arc::new(SystemClock),
+        Arc::new(UlidGen::default()),
+    )
+    .with_sms_paging(
+        Arc::new(helpdesk_adapters::aws::SnsSms::new(sns)),
+        helpdesk_app::alerts::PagingOptions::default(),
+    );
+    let admin = Actor::Staff {
+        email: EmailAddress::parse("admin@example.com").expect("e"),
+        role: helpdesk_domain::Role::Admin,
+    };
+    // A phone no other test (or earlier run against the same moto) uses.
+    let n = ulid::Ulid::new().random() % 10_000_000;
+    let phone = format!("+4477{n:07}12");
+    let lead = serde_json::from_value(json!({
+        "email": "lead@example.com", "name": "Lead", "role": "supervisor",
+        "phone": phone, "on_call": true
+    }))
+    .expect("agent");
+    h.create_agent(&admin, lead).await.expect("lead");
+    let rules = serde_json::from_value(json!({
+        "escalation": [ { "id": "lawyer", "when": { "keywords": ["lawyer"] }, "then": { "notify_supervisors": true } } ]
+    }))
+    .expect("rules");
+    h.put_routing_rules(&admin, rules, None)
+        .await
+        .expect("rules");
+    let input = serde_json::from_value(json!({
+        "subject": "Complaint", "body": "My lawyer will contact you.",
+        "customer": { "email": "dee@example.com" }
+    }))
+    .expect("ticket");
+    let (ticket, _) = h.create_ticket(&admin, input, None).await.expect("create");
+    let body = json!({ "ticket_id": ticket.id.to_string(), "reason": "created" }).to_string();
+    let batch = || -> SqsEvent {
+        serde_json::from_value(json!({ "Records": [
+            { "messageId": "a", "body": body, "attributes": {}, "messageAttributes": {} },
+        ]}))
+        .expect("event")
+    };
+    let response = helpdesk_router::handle(&h, batch()).await;
+    assert!(response.batch_item_failures.is_empty());
+    // Redelivered: routed already, page already sent.
+    let response = helpdesk_router::handle(&h, batch()).await;
+    assert!(response.batch_item_failures.is_empty());
+    let texts = texts_to(&url, &phone).await;
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(
+        texts[0].starts_with(&format!("{} ESCALATED (medium): lawyer.", ticket.number)),
+        "{texts:?}"
+    );
+}
