@@ -333,8 +333,18 @@ async fn reopens_count_towards_escalation() {
         json!({ "escalation": [ { "id": "reopened", "when": { "reopened_more_than": 1 }, "then": { "raise_to": "high" } } ] }),
     )
     .await;
+    // An agent owns the ticket (routing assigns it), so a customer's reply reopens it to them.
+    let agent = serde_json::from_value(json!({
+        "email": "ana@example.com", "name": "Ana", "role": "agent", "status": "available"
+    }))
+    .expect("agent");
+    l.h.create_agent(&admin(), agent).await.expect("agent");
     let id = ticket(&l.h, "cu@example.com", "Sync", "Sync stopped working.").await;
     drain(&l).await;
+    assert_eq!(
+        load(&l.h, &id).await.0.assignee.map(|a| a.to_string()),
+        Some("ana@example.com".into())
+    );
     for round in 1..=2 {
         let resolve = serde_json::from_value(json!({ "status": "resolved" })).expect("patch");
         l.h.update_ticket(&admin(), &id.to_string(), resolve, None)
@@ -343,6 +353,7 @@ async fn reopens_count_towards_escalation() {
         reply(&l.h, "cu@example.com", &id, "It broke again.").await;
         drain(&l).await;
         let (t, actions) = load(&l.h, &id).await;
+        assert_eq!(t.status.to_string(), "in_progress");
         assert_eq!(t.reopen_count, round);
         assert_eq!(t.routing.escalated, round == 2, "round {round}");
         assert_eq!(count(&actions, "escalated"), usize::from(round == 2));

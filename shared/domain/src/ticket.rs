@@ -92,10 +92,8 @@ pub const TRANSITIONS: &[(Status, Status)] = &[
     (Status::InProgress, Status::Assigned),
     (Status::InProgress, Status::Resolved),
     (Status::InProgress, Status::Closed),
-    // Reopen: the customer came back, or the fix did not hold (to its owner, or back to the
-    // queue when nobody owns it).
+    // Reopen: the customer came back, or the fix did not hold.
     (Status::Resolved, Status::InProgress),
-    (Status::Resolved, Status::New),
     (Status::Resolved, Status::Closed),
 ];
 
@@ -328,8 +326,7 @@ impl Ticket {
                     return Err(DomainError::NeedsAssignee(to));
                 }
                 changes.push(change("status", &next.status, &to));
-                if next.status == Status::Resolved && matches!(to, Status::InProgress | Status::New)
-                {
+                if next.status == Status::Resolved && to == Status::InProgress {
                     next.reopen_count += 1;
                 }
                 match to {
@@ -575,19 +572,6 @@ pub(crate) mod tests {
         .expect("ok");
         assert_eq!(t.reopen_count, 1);
         assert!(t.resolved_at.is_none());
-        // Nobody owns it: a reopen goes back to the queue, and counts too.
-        let mut t = sample_ticket();
-        for to in [Status::Resolved, Status::New] {
-            t.apply(
-                &TicketPatch {
-                    status: Some(to),
-                    ..Default::default()
-                },
-                now(),
-            )
-            .expect("ok");
-        }
-        assert_eq!((t.status, t.reopen_count), (Status::New, 1));
     }
 
     #[test]
