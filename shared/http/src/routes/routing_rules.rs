@@ -18,7 +18,7 @@ fn rules_response(rules: RoutingRules, version: u64) -> Response {
 }
 
 #[utoipa::path(get, path = "/api/v1/routing/rules", tag = "routing", security(("bearer" = [])),
-    responses((status = 200, body = RoutingRules, description = "The rules; defaults (ETag \"v0\") before the first save"), (status = 403, body = Problem)))]
+    responses((status = 200, body = RoutingRules, description = "The rules. A fresh install's first read seeds the default keyword priority rules (`seeded: true`; outage → urgent, cannot log in / locked out → high, charged twice → high) as ETag \"v1\"; admins edit or delete them like any rule, and they are never seeded again"), (status = 403, body = Problem)))]
 pub async fn get_rules(
     State(s): State<AppState>,
     Caller(actor): Caller,
