@@ -52,6 +52,7 @@ impl SmsSender for FakeSms {
 
 struct Local {
     _dir: tempfile::TempDir,
+    table: Arc<SqliteTable>,
     queue: Arc<SqliteQueue>,
     sms: Arc<FakeSms>,
     h: Helpdesk,
@@ -69,17 +70,22 @@ fn local(max_per_window: u32) -> Local {
     };
     let queue = Arc::new(SqliteQueue::open(&db, ROUTING, settings).expect("queue"));
     let sms = Arc::new(FakeSms::default());
-    let h = Helpdesk::new(table, Arc::new(SystemClock), Arc::new(UlidGen::default()))
-        .with_routing_queue(queue.clone())
-        .with_sms_paging(
-            sms.clone(),
-            PagingOptions {
-                max_per_window,
-                console_url: Some("https://desk.example.com".into()),
-            },
-        );
+    let h = Helpdesk::new(
+        table.clone(),
+        Arc::new(SystemClock),
+        Arc::new(UlidGen::default()),
+    )
+    .with_routing_queue(queue.clone())
+    .with_sms_paging(
+        sms.clone(),
+        PagingOptions {
+            max_per_window,
+            console_url: Some("https://desk.example.com".into()),
+        },
+    );
     Local {
         _dir: dir,
+        table,
         queue,
         sms,
         h,
@@ -474,4 +480,42 @@ async fn near_duplicates_are_found_across_an_organisation() {
     assert_eq!(t.status.to_string(), "new", "flagged, not merged");
     let (t, _) = load(&l.h, &stranger).await;
     assert!(t.routing.possible_duplicate.is_none(), "{:?}", t.routing);
+}
+
+#[tokio::test]
+async fn a_process_that_cannot_page_hands_the_page_to_the_routing_queue() {
+    let l = local(5);
+    lead(&l.h, "sup@example.com", "supervisor", "+447700900111", true).await;
+    rules(
+        &l.h,
+        json!({ "escalation": [ { "id": "vip", "when": { "keywords": ["refund"] }, "then": { "notify_supervisors": true } } ] }),
+    )
+    .await;
+    let id = ticket(&l.h, "a@example.com", "Refund", "I want a refund now.").await;
+    // The API function routes it on demand: it has the queue but no SMS.
+    let api = Helpdesk::new(
+        l.table.clone(),
+        Arc::new(SystemClock),
+        Arc::new(UlidGen::default()),
+    )
+    .with_routing_queue(l.queue.clone());
+    let outcome = api.route_ticket(&id).await.expect("route");
+    assert!(
+        outcome
+            .decisions
+            .iter()
+            .any(|d| d == "paged by SMS: handed to the routing queue"),
+        "{:?}",
+        outcome.decisions
+    );
+    assert!(l.sms.sent().is_empty());
+    assert!(
+        l.h.is_unrouted(&id).await.expect("marker"),
+        "marked for the worker"
+    );
+    // The worker (which pages) sends it, once, from either queued event.
+    drain(&l).await;
+    assert_eq!(l.sms.sent().len(), 1);
+    assert!(!l.h.is_unrouted(&id).await.expect("marker"));
+    assert_eq!(count(&load(&l.h, &id).await.1, "escalated"), 1);
 }

@@ -12,6 +12,12 @@
 //! | round-robin cursor of a department | `RR#{department or -}` | `RR` | the last agent picked |
 //! | an agent's assignment sequence | `AG#{email}` | `#LOADSEQ` | version bumped by every routed assignment (race guard) |
 //! | agent loads | `LOAD#agents` | `{email}#open`, `{email}#weight` | counters kept by every ticket write (stats.rs) |
+//! | an organisation's tickets | `ACCT#{account}` | `{created}#{ticket}` | written by a ticket's first routing; duplicates across the organisation |
+//! | an escalation's pending SMS page | `T#{id}` | `PAGE#{escalation audit id}` | see `paging.rs` |
+//!
+//! A routed, up-to-date ticket (a customer replied, or an event came twice) is only
+//! re-evaluated: the escalation rules that have not fired on it decide, and nothing is written
+//! unless one fires.
 
 mod assign;
 mod paging;
@@ -419,6 +425,7 @@ impl Helpdesk {
         }
         let mut deliver = Vec::new();
         let mut paging = false;
+        let mut hand_over = false;
         if !plan.escalated.is_empty() {
             let mut escalation_changes = vec![change(
                 "escalation_rules",
@@ -471,10 +478,20 @@ impl Helpdesk {
                     ops.push(op);
                     deliver.push(mail.id);
                 }
-                // And the leads on call are paged by SMS, decided in this transaction.
+                // And the leads on call are paged by SMS, decided in this transaction; by this
+                // process, or by the routing queue's consumer when this one cannot page.
                 if let Some(op) = self.escalation_page_op(t, &escalated.id, &plan.escalated)? {
                     ops.push(op);
-                    paging = true;
+                    if self.sms.is_some() {
+                        paging = true;
+                    } else {
+                        ops.push(crate::queue::unrouted_marker_op(
+                            &t.id,
+                            "escalation_page",
+                            now,
+                        )?);
+                        hand_over = true;
+                    }
                 }
             }
         }
@@ -501,6 +518,11 @@ impl Helpdesk {
         if !plan.mail.is_empty() {
             plan.decisions
                 .push(format!("notified: {}", plan.mail.join(", ")));
+        }
+        if hand_over {
+            self.enqueue_routing(&t.id, "escalation_page").await;
+            plan.decisions
+                .push("paged by SMS: handed to the routing queue".into());
         }
         if paging {
             // Best effort here; a page left pending fails the routing event's processing

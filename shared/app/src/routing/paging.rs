@@ -9,6 +9,11 @@
 //! [`Helpdesk::deliver_escalation_pages`] (run by every processing of a routing event) sends
 //! it then. The claims (`SMS#{phone}` / `PAGE#{ticket}#escalation#{audit id}`) make that
 //! retry page each phone once.
+//!
+//! A process that routes but cannot page (on AWS the API function, when a supervisor routes a
+//! ticket on demand) hands the page over: the same transaction writes the ticket's unrouted
+//! marker and an event is enqueued after it, so the router function, which pages, sends it (the
+//! resweep re-enqueues it if that enqueue is lost).
 
 use crate::alerts::{escalation_sms_text, Page, PageReport};
 use crate::keys::{self, from_item, to_doc};
@@ -40,14 +45,15 @@ impl PendingPage {
 struct PagesFailed(usize);
 
 impl Helpdesk {
-    /// The pending page of an escalation, for its transaction; `None` without SMS paging.
+    /// The pending page of an escalation, for its transaction. `None` when this process can
+    /// neither page nor hand the page to a process that can (no SMS paging, no routing queue).
     pub(crate) fn escalation_page_op(
         &self,
         t: &Ticket,
         escalation: &AuditId,
         rules: &[String],
     ) -> Result<Option<WriteOp>, AppError> {
-        if self.sms.is_none() {
+        if self.sms.is_none() && self.routing_queue.is_none() {
             return Ok(None);
         }
         let page = PendingPage {
