@@ -519,3 +519,75 @@ async fn a_process_that_cannot_page_hands_the_page_to_the_routing_queue() {
     assert!(!l.h.is_unrouted(&id).await.expect("marker"));
     assert_eq!(count(&load(&l.h, &id).await.1, "escalated"), 1);
 }
+
+fn mail(id: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
+    format!("From: carla@example.com\r\nTo: support@support.example.com\r\nMessage-ID: <{id}>\r\nSubject: {subject}\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n{extra_headers}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").into_bytes()
+}
+
+#[tokio::test]
+async fn inbound_email_replies_reevaluate_escalation() {
+    let l = local(5);
+    lead(&l.h, "sup@example.com", "supervisor", "+447700900111", true).await;
+    rules(
+        &l.h,
+        json!({ "escalation": [ { "id": "ignored", "when": { "unanswered_replies_at_least": 2 }, "then": { "notify_supervisors": true } } ] }),
+    )
+    .await;
+    let blobs = helpdesk_adapters::local::blobs::FileBlobStore::new(l._dir.path());
+    let cfg = helpdesk_app::inbound::InboundConfig {
+        signer: helpdesk_mail::ThreadSigner::new(
+            b"0123456789abcdef0123456789abcdef",
+            "support.example.com",
+        ),
+        limits: helpdesk_mail::Limits::default(),
+    };
+    let first =
+        l.h.ingest_email(
+            &mail(
+                "first@mail.example.com",
+                "Invoice missing",
+                "",
+                "Where is my invoice?",
+            ),
+            &blobs,
+            &cfg,
+        )
+        .await
+        .expect("ingest");
+    let number = first.ticket.expect("a ticket").to_string();
+    drain(&l).await;
+    let (t, _) = load(
+        &l.h,
+        &TicketId::parse(&first_id(&l.h, &number).await).expect("id"),
+    )
+    .await;
+    assert!(!t.routing.escalated);
+    let reply =
+        l.h.ingest_email(
+            &mail(
+                "second@mail.example.com",
+                "Re: Invoice missing",
+                "In-Reply-To: <first@mail.example.com>\r\n",
+                "Any news?",
+            ),
+            &blobs,
+            &cfg,
+        )
+        .await
+        .expect("ingest");
+    assert_eq!(reply.ticket.map(|n| n.to_string()), Some(number.clone()));
+    drain(&l).await;
+    let (t, actions) = load(&l.h, &t.id).await;
+    assert!(t.routing.escalated, "the e-mail reply was evaluated");
+    assert_eq!(count(&actions, "escalated"), 1);
+    assert_eq!(l.sms.sent().len(), 1);
+}
+
+async fn first_id(h: &Helpdesk, number: &str) -> String {
+    h.get_ticket(&admin(), number)
+        .await
+        .expect("view")
+        .ticket
+        .id
+        .to_string()
+}
