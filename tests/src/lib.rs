@@ -2,6 +2,7 @@
 //! real router over HTTP. Integration tests live in `tests/tests/`.
 
 pub mod browser;
+pub mod clock;
 pub mod conformance;
 pub mod kb_search;
 pub mod smtp;

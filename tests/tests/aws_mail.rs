@@ -7,7 +7,7 @@
 //! tests fail rather than pass silently; `HELPDESK_SKIP_AWS_TESTS=1` skips them knowingly.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{Duration, SubsecRound, Utc};
 use helpdesk_adapters::aws::dynamodb::{connect_local, create_table, DynamoTable};
 use helpdesk_adapters::aws::ses::{self, SesMailSender};
 use helpdesk_adapters::local::blobs::FileBlobStore;
@@ -17,17 +17,10 @@ use helpdesk_app::tickets::NewMessage;
 use helpdesk_app::{Clock, Helpdesk, UlidGen};
 use helpdesk_domain::{Actor, DeliveryState, EmailAddress, MessageKind, Role};
 use helpdesk_mail::{Limits, Mailbox, ThreadSigner};
+use helpdesk_tests::clock::FixedClock;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
-struct FixedClock(Mutex<DateTime<Utc>>);
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("lock")
-    }
-}
+use std::sync::Arc;
 
 fn moto_url() -> Option<String> {
     if std::env::var("HELPDESK_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
@@ -171,7 +164,7 @@ async fn reply_on_dynamodb_is_queued_retried_and_sent_through_ses_once() {
     // Real time: the acknowledgement claim carries a TTL the adapter compares with the wall
     // clock.
     let t0 = Utc::now().trunc_subsecs(0);
-    let clock = Arc::new(FixedClock(Mutex::new(t0)));
+    let clock = Arc::new(FixedClock::at(t0));
     let signer = ThreadSigner::new(b"aws mail test key, 32 bytes long!", &domain);
     let h = Helpdesk::new(
         Arc::new(DynamoTable::new(dynamo, &table_name)),
@@ -223,7 +216,7 @@ async fn reply_on_dynamodb_is_queued_retried_and_sent_through_ses_once() {
 
     // A minute later SES is back; the sweep (a query per shard of the queue index) sends both.
     flaky.down.store(false, Ordering::SeqCst);
-    *clock.0.lock().expect("lock") = t0 + Duration::seconds(61);
+    clock.set(t0 + Duration::seconds(61));
     let report = h
         .deliver_pending_mail(clock.now(), &ses_sender)
         .await
@@ -252,7 +245,7 @@ async fn reply_on_dynamodb_is_queued_retried_and_sent_through_ses_once() {
         .any(|m| m.contains("Auto-Submitted: auto-replied")));
 
     // Nothing is sent twice, however often the sweep runs.
-    *clock.0.lock().expect("lock") = t0 + Duration::hours(2);
+    clock.set(t0 + Duration::hours(2));
     let again = h
         .deliver_pending_mail(clock.now(), &ses_sender)
         .await

@@ -16,25 +16,12 @@ use helpdesk_app::alerts::PagingOptions;
 use helpdesk_app::directory::AgentInput;
 use helpdesk_app::sla::SlaAlert;
 use helpdesk_app::tickets::{CustomerRef, NewTicket};
-use helpdesk_app::{Clock, Helpdesk, UlidGen};
+use helpdesk_app::{Helpdesk, UlidGen};
 use helpdesk_domain::{Actor, AgentStatus, EmailAddress, PhoneNumber, Priority, Role};
+use helpdesk_tests::clock::FixedClock;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
-
-struct FixedClock(Mutex<DateTime<Utc>>);
-
-impl FixedClock {
-    fn set(&self, t: DateTime<Utc>) {
-        *self.0.lock().expect("lock") = t;
-    }
-}
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("lock")
-    }
-}
+use std::sync::Arc;
 
 fn moto_url() -> Option<String> {
     if std::env::var("HELPDESK_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
@@ -165,7 +152,7 @@ async fn scheduler_to_sns_to_sms_pages_once_within_the_limit() {
     // Real time (not a fixed date in the past): the rate-limit counters and page claims carry
     // TTLs, which the DynamoDB adapter compares with the wall clock.
     let t0 = Utc::now().trunc_subsecs(0);
-    let clock = Arc::new(FixedClock(Mutex::new(t0)));
+    let clock = Arc::new(FixedClock::at(t0));
     let h = Helpdesk::new(
         Arc::new(DynamoTable::new(dynamo, &table_name)),
         clock.clone(),
@@ -380,7 +367,7 @@ async fn the_sweeper_runs_scheduled_jobs_once_on_dynamodb() {
         .expect("topic ARN")
         .to_string();
     let t0 = Utc::now().trunc_subsecs(0);
-    let clock = Arc::new(FixedClock(Mutex::new(t0)));
+    let clock = Arc::new(FixedClock::at(t0));
     let h = Helpdesk::new(
         Arc::new(DynamoTable::new(dynamo, &table_name)),
         clock.clone(),

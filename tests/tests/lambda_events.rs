@@ -103,19 +103,13 @@ mod sla_functions {
     use helpdesk_app::directory::AgentInput;
     use helpdesk_app::sla::{AlertSink, DeliveryError, SlaAlert};
     use helpdesk_app::tickets::{CustomerRef, NewTicket};
-    use helpdesk_app::{Clock, Helpdesk, UlidGen};
+    use helpdesk_app::{Helpdesk, UlidGen};
     use helpdesk_domain::{Actor, AgentStatus, EmailAddress, PhoneNumber, Priority, Role};
     use lambda_runtime::{Context, LambdaEvent};
     use serde_json::json;
     use std::sync::{Arc, Mutex};
 
-    struct FixedClock(Mutex<DateTime<Utc>>);
-
-    impl Clock for FixedClock {
-        fn now(&self) -> DateTime<Utc> {
-            *self.0.lock().expect("lock")
-        }
-    }
+    use helpdesk_tests::clock::FixedClock;
 
     #[derive(Default)]
     struct Collect(Mutex<Vec<SlaAlert>>);
@@ -157,7 +151,7 @@ mod sla_functions {
     fn helpdesk(at: DateTime<Utc>) -> (Helpdesk, Arc<FixedClock>, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
         let table = SqliteTable::open(dir.path().join("t.db")).expect("open");
-        let clock = Arc::new(FixedClock(Mutex::new(at)));
+        let clock = Arc::new(FixedClock::at(at));
         let h = Helpdesk::new(Arc::new(table), clock.clone(), Arc::new(UlidGen::default()));
         (h, clock, dir)
     }
@@ -217,7 +211,7 @@ mod sla_functions {
         .await
         .expect("ticket");
         // The invocation runs a minute after the time it was scheduled for.
-        *clock.0.lock().expect("lock") = t(10, 31);
+        clock.set(t(10, 31));
         let sink = Collect::default();
         let event = LambdaEvent::new(event_json("sla-sweeper-scheduled.json"), Context::default());
         let summary = helpdesk_sla_sweeper::handle(&h, &sink, event.clone())

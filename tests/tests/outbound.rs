@@ -15,30 +15,16 @@ use helpdesk_app::tickets::{NewMessage, TicketView};
 use helpdesk_app::{Clock, Helpdesk, UlidGen};
 use helpdesk_domain::{Actor, DeliveryState, EmailAddress, Message, MessageKind, Role};
 use helpdesk_mail::{InboundEmail, Limits, Mailbox, ThreadSigner};
+use helpdesk_tests::clock::FixedClock;
 use helpdesk_tests::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 const DOMAIN: &str = "support.example.com";
-
-struct FixedClock(Mutex<DateTime<Utc>>);
-
-impl FixedClock {
-    fn advance(&self, by: Duration) {
-        let mut t = self.0.lock().expect("lock");
-        *t += by;
-    }
-}
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("lock")
-    }
-}
 
 /// The local outbox, with a switch to make it fail: 0 works, 1 fails for now, 2 refuses for good.
 struct SwitchableSender {
@@ -84,7 +70,7 @@ fn start() -> DateTime<Utc> {
 fn env() -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
     let table = SqliteTable::open(dir.path().join("t.db")).expect("open");
-    let clock = Arc::new(FixedClock(Mutex::new(start())));
+    let clock = Arc::new(FixedClock::at(start()));
     let sender = Arc::new(SwitchableSender {
         outbox: OutboxMailSender::new(dir.path()),
         mode: AtomicU8::new(0),

@@ -12,6 +12,7 @@ use helpdesk_app::queue::RoutingQueue;
 use helpdesk_app::routing::{RoutingEvent, RoutingRules};
 use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
 use helpdesk_domain::{Actor, EmailAddress, PhoneNumber, Role, Ticket, TicketId};
+use helpdesk_tests::clock::FixedClock;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -70,19 +71,20 @@ fn local(max_per_window: u32) -> Local {
     };
     let queue = Arc::new(SqliteQueue::open(&db, ROUTING, settings).expect("queue"));
     let sms = Arc::new(FakeSms::default());
-    let h = Helpdesk::new(
-        table.clone(),
-        Arc::new(SystemClock),
-        Arc::new(UlidGen::default()),
-    )
-    .with_routing_queue(queue.clone())
-    .with_sms_paging(
-        sms.clone(),
-        PagingOptions {
-            max_per_window,
-            console_url: Some("https://desk.example.com".into()),
-        },
-    );
+    // A clock that stands still in the middle of a 10-minute SMS rate window, so a test never
+    // straddles two windows.
+    let now = chrono::Utc::now().timestamp();
+    let mid_window = now - now.rem_euclid(600) + 300;
+    let clock = FixedClock::at(chrono::DateTime::from_timestamp(mid_window, 0).expect("time"));
+    let h = Helpdesk::new(table.clone(), Arc::new(clock), Arc::new(UlidGen::default()))
+        .with_routing_queue(queue.clone())
+        .with_sms_paging(
+            sms.clone(),
+            PagingOptions {
+                max_per_window,
+                console_url: Some("https://desk.example.com".into()),
+            },
+        );
     Local {
         _dir: dir,
         table,

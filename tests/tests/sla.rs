@@ -6,27 +6,14 @@ use helpdesk_adapters::local::outbox::OutboxAlertSink;
 use helpdesk_adapters::local::SqliteTable;
 use helpdesk_app::sla::{AlertSink, DeliveryError, SlaAlert};
 use helpdesk_app::tickets::{CustomerRef, NewMessage, NewTicket, UpdateTicket};
-use helpdesk_app::{Clock, Helpdesk, UlidGen};
+use helpdesk_app::{Helpdesk, UlidGen};
 use helpdesk_domain::sla::SlaPolicy;
 use helpdesk_domain::{Actor, EmailAddress, MessageKind, Role, Status};
+use helpdesk_tests::clock::FixedClock;
 use helpdesk_tests::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
-
-struct FixedClock(Mutex<DateTime<Utc>>);
-
-impl FixedClock {
-    fn set(&self, t: DateTime<Utc>) {
-        *self.0.lock().expect("lock") = t;
-    }
-}
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("lock")
-    }
-}
 
 #[derive(Default)]
 struct Collect(Mutex<Vec<SlaAlert>>, Mutex<u32>);
@@ -54,7 +41,7 @@ fn admin() -> Actor {
 fn setup(start: DateTime<Utc>) -> (Helpdesk, Arc<FixedClock>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let table = SqliteTable::open(dir.path().join("t.db")).expect("open");
-    let clock = Arc::new(FixedClock(Mutex::new(start)));
+    let clock = Arc::new(FixedClock::at(start));
     (
         Helpdesk::new(Arc::new(table), clock.clone(), Arc::new(UlidGen::default())),
         clock,
