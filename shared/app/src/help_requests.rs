@@ -97,7 +97,10 @@ pub fn check_web_request(
     }
     let cat = req.category.trim();
     if !cat.is_empty() && !categories.iter().any(|c| c == cat) {
-        errors.push(field_error("category", "choose one of the listed categories"));
+        errors.push(field_error(
+            "category",
+            "choose one of the listed categories",
+        ));
     }
     if let Err(e) = helpdesk_domain::ticket::parse_subject(&req.subject) {
         errors.push(field_error("subject", domain_message(e)));
