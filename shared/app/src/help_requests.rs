@@ -44,7 +44,8 @@ pub struct WebRequest {
     pub attachments: Vec<Upload>,
     /// The visitor's language (their customer record's locale on first contact).
     pub locale: Option<String>,
-    /// The form's one-time id: submitting the same form twice makes one ticket.
+    /// The form's one-time id: submitting the same form with the same content twice makes one
+    /// ticket.
     pub form_id: Option<String>,
     /// The caller's network address, for the per-address limit.
     pub ip: Option<std::net::IpAddr>,
@@ -208,6 +209,16 @@ impl Helpdesk {
             AppError::Validation { message, .. } => AppError::validation("attachments", message),
             other => other,
         })?;
+        // A double click sends the same form twice: one ticket. Another request from the same
+        // (back-button) form differs in content, so it gets its own.
+        let idempotency = req.form_id.as_deref().map(|f| {
+            let content = format!(
+                "{email}\n{}\n{}",
+                req.subject.trim(),
+                req.description.trim()
+            );
+            format!("web:{}:{}", short_hash(f), short_hash(&content))
+        });
         let name = req.name.trim().to_string();
         let locale = req
             .locale
@@ -245,7 +256,7 @@ impl Helpdesk {
             job: "help-web-form".into(),
         };
         let (ticket, _) = self
-            .create_ticket_with(&system, input, req.form_id.as_deref(), meta)
+            .create_ticket_with(&system, input, idempotency.as_deref(), meta)
             .await?;
         Ok(ticket)
     }
