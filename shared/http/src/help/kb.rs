@@ -304,7 +304,7 @@ async fn home(
         }
     }
     let mut popular: Vec<LiveArticle> = list.iter().filter(|a| a.views > 0).cloned().collect();
-    popular.sort_by(|a, b| b.views.cmp(&a.views));
+    popular.sort_by_key(|a| std::cmp::Reverse(a.views));
     popular.truncate(5);
     let recent: Vec<LiveArticle> = list.iter().take(5).cloned().collect();
     let languages = locales_of(&all);
@@ -633,9 +633,8 @@ async fn topic(State(s): State<AppState>, ctx: HelpCtx, Path(raw): Path<String>)
             h2 { "Sub-topics" }
             ul.tiles {
                 @for (sub, n) in &subtopics {
-                    @let mut p = path.clone();
-                    @let _ = p.push(sub.clone());
-                    li { a.tile href=(topic_href(&p)) { span.tile-title { (sub) } span.hint { (n) @if *n == 1 { " article" } @else { " articles" } } } }
+                    @let href = topic_href(&[path.as_slice(), std::slice::from_ref(sub)].concat());
+                    li { a.tile href=(href) { span.tile-title { (sub) } span.hint { (n) @if *n == 1 { " article" } @else { " articles" } } } }
                 }
             }
         }
@@ -773,7 +772,7 @@ async fn render_article(
         article.kb {
             h1 { (a.title) }
             @if !a.summary.is_empty() { p.lead { (a.summary) } }
-            @if a.translations.len() > 0 {
+            @if !a.translations.is_empty() {
                 p.translations {
                     "Also available in: "
                     @for (i, t) in a.translations.iter().enumerate() {
