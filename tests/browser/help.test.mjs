@@ -65,9 +65,14 @@ for (const [viewport, size] of VIEWPORTS) {
       await page.getByRole("link", { name: "Enable two-factor sign-in" }).waitFor();
       await check(page, "help-article", viewport);
 
-      await page.getByLabel("4 stars").check();
+      // The keyboard, not the mouse: headless Chromium may route a click just after scrolling to
+      // the (cross-origin, offline here) video frame that was there before the scroll.
+      const four = page.getByLabel("4 stars");
+      await four.focus();
+      await page.keyboard.press("Space");
+      assert.ok(await four.isChecked(), "4 stars chosen");
       await page.getByLabel("Comment (optional)").fill("Clear steps, thanks.");
-      await page.getByRole("button", { name: "Yes, it helped" }).click();
+      await page.getByRole("button", { name: "Yes, it helped" }).press("Enter");
       await page.waitForURL(/voted=1/);
       await page.getByText("Thank you for your feedback").waitFor();
 
