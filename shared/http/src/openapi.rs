@@ -122,7 +122,7 @@ use crate::routes;
         (name = "email", description = "Inbound e-mail: quarantine and reprocessing"),
         (name = "classifier", description = "Ticket categorisation: the model trained from agents' category decisions"),
         (name = "automations", description = "CSAT surveys, follow-ups, auto-close, status-update e-mails; public survey and unsubscribe pages"),
-        (name = "templates", description = "Response templates with personalisation tokens; auto_ack acknowledges new e-mail tickets"),
+        (name = "templates", description = "Response templates with personalisation tokens; auto_ack acknowledges new e-mail tickets and help-centre requests"),
         (name = "kb", description = "Knowledge base: articles, versions, approval, search, feedback, suggestions"),
         (name = "kb-public", description = "The knowledge base for anonymous clients (help centre, no token; on AWS outside the JWT authorizer): public articles only"),
         (name = "system")
