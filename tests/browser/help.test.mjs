@@ -107,9 +107,26 @@ for (const [viewport, size] of VIEWPORTS) {
       assert.equal(t.status, 200);
       assert.equal(t.body.ticket.channel, "web");
       assert.equal(t.body.ticket.customer.email, "ana@example.com");
-      // Sent, so nothing was deflected.
+      // Sent, so nothing was deflected, and the form's session is over.
       const stats = await s.api("GET", "/api/v1/kb/stats");
       assert.equal(stats.body.totals.deflections, 0);
+      assert.equal(await page.evaluate(() => sessionStorage.getItem("hd-request")), null);
+
+      // A visitor who opens a suggestion and leaves without sending counts as one deflection
+      // (the form's script reports it with a beacon as the page goes away).
+      await page.goto(s.base + "/help/requests/new");
+      await page.getByLabel("Subject *").pressSequentially("Where is my invoice PDF", { delay: 20 });
+      const invoice = page.locator("#suggestions a", { hasText: "Download your invoices" });
+      await invoice.waitFor();
+      const [tab] = await Promise.all([context.waitForEvent("page"), invoice.click()]);
+      await tab.close();
+      await page.goto(s.base + "/help");
+      let deflections = 0;
+      for (let i = 0; i < 50 && deflections === 0; i++) {
+        deflections = (await s.api("GET", "/api/v1/kb/stats")).body.totals.deflections;
+        if (deflections === 0) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(deflections, 1, "the beacon recorded one deflection");
     } finally {
       await context.close();
       s.stop();
