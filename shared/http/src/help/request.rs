@@ -277,7 +277,6 @@ async fn read_text(field: &mut axum::extract::multipart::Field<'_>) -> Option<St
 
 async fn read_form(mut mp: Multipart) -> Posted {
     let mut p = Posted::default();
-    let mut total = 0usize;
     loop {
         let mut field = match mp.next_field().await {
             Ok(Some(f)) => f,
@@ -304,7 +303,6 @@ async fn read_form(mut mp: Multipart) -> Posted {
                 match field.chunk().await {
                     Ok(Some(chunk)) => {
                         size += chunk.len();
-                        total += chunk.len();
                         // Past the per-file limit the bytes are counted, not kept.
                         if size <= FILE_MAX + 1 {
                             bytes.extend_from_slice(&chunk);
@@ -358,7 +356,6 @@ async fn read_form(mut mp: Multipart) -> Posted {
             _ => {}
         }
     }
-    let _ = total;
     p
 }
 
