@@ -103,6 +103,12 @@ use crate::routes;
         routes::kb::suggested_for_ticket,
         routes::kb::link,
         routes::kb::links,
+        crate::help::kb::api::search,
+        crate::help::kb::api::suggest,
+        crate::help::kb::api::published,
+        crate::help::kb::api::feedback,
+        crate::help::kb::api::view,
+        crate::help::kb::api::deflection,
     ),
     components(schemas(crate::problem::Problem, helpdesk_domain::Status, helpdesk_domain::Priority, helpdesk_domain::Channel)),
     modifiers(&BearerAuth),
@@ -116,8 +122,9 @@ use crate::routes;
         (name = "email", description = "Inbound e-mail: quarantine and reprocessing"),
         (name = "classifier", description = "Ticket categorisation: the model trained from agents' category decisions"),
         (name = "automations", description = "CSAT surveys, follow-ups, auto-close, status-update e-mails; public survey and unsubscribe pages"),
-        (name = "templates", description = "Response templates with personalisation tokens; auto_ack acknowledges new e-mail tickets"),
+        (name = "templates", description = "Response templates with personalisation tokens; auto_ack acknowledges new e-mail tickets and help-centre requests"),
         (name = "kb", description = "Knowledge base: articles, versions, approval, search, feedback, suggestions"),
+        (name = "kb-public", description = "The knowledge base for anonymous clients (help centre, no token; on AWS outside the JWT authorizer): public articles only"),
         (name = "system")
     )
 )]

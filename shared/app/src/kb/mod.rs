@@ -19,6 +19,7 @@
 //! The search index is fed after each commit (publish → upsert, archive → remove). If that call
 //! fails the write stands, the article is flagged, and `helpdesk reindex` rebuilds everything.
 
+mod browse;
 pub mod diff;
 pub mod render;
 
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
+pub use browse::LiveArticle;
 pub use diff::ArticleDiff;
 
 // ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@
 
 mod account;
 mod forums;
-mod kb;
+pub(crate) mod kb;
 pub mod layout;
 pub mod locale;
 mod request;

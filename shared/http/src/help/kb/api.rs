@@ -1,0 +1,243 @@
+//! The knowledge base's reader API for anonymous clients: `/help/api/kb/*`.
+//!
+//! On AWS every `/api/v1/*` route sits behind the Cognito JWT authorizer, so a visitor without
+//! a token never reaches `/api/v1/kb/search` and friends. These routes reach the function
+//! through the API's `$default` route (no authorizer) and answer exactly like their
+//! `/api/v1/kb` twins, for the public audience: the caller is anonymous, or the help centre's
+//! signed-in customer (`hd_customer` cookie). Same JSON shapes, same problem errors.
+
+use super::visitor_key;
+use crate::extract::ApiJson;
+use crate::help::session::HelpCtx;
+use crate::problem::{ApiError, Problem};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use helpdesk_app::kb::{
+    DeflectionInput, FeedbackInput, KbSearchHit, KbSearchResults, PublishedArticle,
+};
+use helpdesk_domain::kb::{parse_topic_path, ArticleId, Feedback};
+use helpdesk_domain::Audience;
+use serde::{Deserialize, Serialize};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/help/api/kb/search", get(search))
+        .route("/help/api/kb/suggest", get(suggest))
+        .route("/help/api/kb/articles/{id}/published", get(published))
+        .route("/help/api/kb/articles/{id}/feedback", post(feedback))
+        .route("/help/api/kb/articles/{id}/views", post(view))
+        .route("/help/api/kb/deflections", post(deflection))
+}
+
+/// Reads per caller (network address) and minute on the public API.
+const READS_PER_MINUTE: i64 = 120;
+
+fn fail(e: impl Into<Problem>) -> Response {
+    e.into().into_response()
+}
+
+fn article_id(raw: &str) -> Result<ArticleId, Response> {
+    ArticleId::parse(raw).map_err(|_| fail(Problem::not_found("article not found")))
+}
+
+fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, Response> {
+    q.map(|Query(p)| p)
+        .map_err(|e| fail(Problem::validation("query", e.body_text())))
+}
+
+async fn limited(s: &AppState, ctx: &HelpCtx, bucket: &str) -> Result<(), Response> {
+    s.helpdesk
+        .rate_limit(
+            bucket,
+            &visitor_key(ctx),
+            READS_PER_MINUTE,
+            60,
+            "too many requests from here; please wait a minute",
+        )
+        .await
+        .map_err(fail)
+}
+
+/// Even a team member's token means nothing here: internal articles are not served under
+/// `/help`. The published article must be meant for the public.
+fn public_only(a: PublishedArticle) -> Result<PublishedArticle, Response> {
+    if a.audiences.iter().all(|x| *x == Audience::Internal) {
+        return Err(fail(Problem::not_found("article not found")));
+    }
+    Ok(a)
+}
+
+/// The live version of an article for the public (or the signed-in customer): customer
+/// articles, and business-owner ones for a signed-in business owner. Anything else is 404.
+#[utoipa::path(get, path = "/help/api/kb/articles/{id}/published", tag = "kb-public", params(("id" = String, Path)),
+    responses((status = 200, body = PublishedArticle), (status = 404, body = Problem), (status = 429, body = Problem)))]
+pub async fn published(
+    State(s): State<AppState>,
+    ctx: HelpCtx,
+    Path(id): Path<String>,
+) -> Result<Json<PublishedArticle>, Response> {
+    let id = article_id(&id)?;
+    limited(&s, &ctx, "help-api-read").await?;
+    s.helpdesk
+        .get_published_article(ctx.actor().as_ref(), &id)
+        .await
+        .map_err(fail)
+        .and_then(public_only)
+        .map(Json)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    q: String,
+    locale: Option<String>,
+    /// A topic path prefix, `Billing/Refunds`.
+    topic: Option<String>,
+    /// 1-50, default 10.
+    limit: Option<usize>,
+}
+
+/// Full-text search of the public articles (as `/api/v1/kb/search` for an anonymous caller).
+/// Searches that find nothing are counted for the authors.
+#[utoipa::path(get, path = "/help/api/kb/search", tag = "kb-public", params(SearchParams),
+    responses((status = 200, body = KbSearchResults), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn search(
+    State(s): State<AppState>,
+    ctx: HelpCtx,
+    q: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<KbSearchResults>, Response> {
+    let p = query(q)?;
+    let limit = p.limit.unwrap_or(10);
+    if !(1..=50).contains(&limit) {
+        return Err(fail(Problem::validation("limit", "must be 1-50")));
+    }
+    let topic = p
+        .topic
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| parse_topic_path(&t).map_err(|e| fail(helpdesk_app::AppError::from(e))))
+        .transpose()?;
+    limited(&s, &ctx, "help-api-read").await?;
+    s.helpdesk
+        .search_kb(
+            ctx.actor().as_ref(),
+            &p.q,
+            p.locale.as_deref().filter(|l| !l.is_empty()),
+            topic,
+            limit,
+        )
+        .await
+        .map(Json)
+        .map_err(fail)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuggestParams {
+    text: String,
+    locale: Option<String>,
+    /// 1-10, default 5.
+    limit: Option<usize>,
+}
+
+/// Suggest-while-typing for a request form: public articles only.
+#[utoipa::path(get, path = "/help/api/kb/suggest", tag = "kb-public", params(SuggestParams),
+    responses((status = 200, body = Vec<KbSearchHit>), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn suggest(
+    State(s): State<AppState>,
+    ctx: HelpCtx,
+    q: Result<Query<SuggestParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<KbSearchHit>>, Response> {
+    let p = query(q)?;
+    limited(&s, &ctx, "help-api-read").await?;
+    s.helpdesk
+        .suggest_articles(
+            ctx.actor().as_ref(),
+            &p.text,
+            p.locale.as_deref().filter(|l| !l.is_empty()),
+            p.limit.unwrap_or(5),
+        )
+        .await
+        .map(Json)
+        .map_err(fail)
+}
+
+/// "Was this helpful?" with an optional 1-5 rating and comment: one vote per viewer. Without
+/// `visitor_id` the help centre's visitor cookie names the viewer; a second vote is a 409;
+/// abuse is rate-limited (429).
+#[utoipa::path(post, path = "/help/api/kb/articles/{id}/feedback", tag = "kb-public",
+    params(("id" = String, Path)), request_body = FeedbackInput,
+    responses((status = 201, body = Feedback), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn feedback(
+    State(s): State<AppState>,
+    ctx: HelpCtx,
+    Path(id): Path<String>,
+    ApiJson(mut input): ApiJson<FeedbackInput>,
+) -> Result<(StatusCode, Json<Feedback>), Response> {
+    let id = article_id(&id)?;
+    let actor = ctx.actor();
+    if actor.is_none() && input.visitor_id.is_none() {
+        input.visitor_id = Some(ctx.visitor.clone());
+    }
+    s.helpdesk
+        .article_feedback(actor.as_ref(), &id, input)
+        .await
+        .map(|f| (StatusCode::CREATED, Json(f)))
+        .map_err(fail)
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicViewCount {
+    pub views: i64,
+}
+
+/// Counts a view of a public article.
+#[utoipa::path(post, path = "/help/api/kb/articles/{id}/views", tag = "kb-public", params(("id" = String, Path)),
+    responses((status = 200, body = PublicViewCount), (status = 404, body = Problem), (status = 429, body = Problem)))]
+pub async fn view(
+    State(s): State<AppState>,
+    ctx: HelpCtx,
+    Path(id): Path<String>,
+) -> Result<Json<PublicViewCount>, Response> {
+    let id = article_id(&id)?;
+    limited(&s, &ctx, "help-api-view").await?;
+    s.helpdesk
+        .record_article_view(ctx.actor().as_ref(), &id)
+        .await
+        .map(|views| Json(PublicViewCount { views }))
+        .map_err(fail)
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicDeflection {
+    /// False when this session's deflection by this article was already counted.
+    pub counted: bool,
+}
+
+/// The visitor opened a suggested article and left the request form without submitting:
+/// counted once per form session and article.
+#[utoipa::path(post, path = "/help/api/kb/deflections", tag = "kb-public", request_body = DeflectionInput,
+    responses((status = 200, body = PublicDeflection), (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn deflection(
+    State(s): State<AppState>,
+    ctx: HelpCtx,
+    ApiJson(input): ApiJson<DeflectionInput>,
+) -> Result<Json<PublicDeflection>, ApiError> {
+    s.helpdesk
+        .rate_limit(
+            "help-api-defl",
+            &visitor_key(&ctx),
+            READS_PER_MINUTE,
+            60,
+            "too many requests from here; please wait a minute",
+        )
+        .await?;
+    let counted = s
+        .helpdesk
+        .record_deflection(ctx.actor().as_ref(), input)
+        .await?;
+    Ok(Json(PublicDeflection { counted }))
+}
