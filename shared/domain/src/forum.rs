@@ -9,7 +9,7 @@
 use crate::audit::ActorRef;
 use crate::ticket::string_enum;
 use crate::{
-    Actor, AuditId, DomainError, EmailAddress, ParseError, PostId, TicketId, TicketNumber, TopicId,
+    Actor, AuditId, DomainError, EmailAddress, ParseError, PostId, TicketId, TopicId,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -91,8 +91,6 @@ pub struct Topic {
     /// The ticket the topic continued in (see `turn into ticket`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<TicketId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket_number: Option<TicketNumber>,
     pub version: u64,
 }
 
@@ -512,7 +510,6 @@ mod tests {
             pinned: false,
             accepted_post: None,
             ticket: None,
-            ticket_number: None,
             version: 1,
         }
     }
