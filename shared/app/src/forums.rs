@@ -1435,6 +1435,19 @@ impl Helpdesk {
         })
     }
 
+    /// Anonymous reports are also counted per network address (30 an hour), so a script that
+    /// drops its visitor cookie cannot flood the queue. The address is stored hashed.
+    pub async fn limit_anonymous_reports(&self, ip: &str) -> Result<(), AppError> {
+        self.rate_limit(
+            "forum-report-ip",
+            &sha256_short(ip),
+            30,
+            3600,
+            "too many reports from your network; try again later",
+        )
+        .await
+    }
+
     /// The moderation queue: open report cases, oldest first.
     pub async fn list_reports(
         &self,
