@@ -85,7 +85,7 @@ async fn home_page(
             @if topics.items.is_empty() {
                 p.muted { "No topics yet." }
             } @else {
-                table.list {
+                div.community-scroll { table.tickets {
                     thead { tr { th scope="col" { "Topic" } th scope="col" { "Author" } th scope="col" { "Replies" } th scope="col" { "State" } th scope="col" { "Last activity" } } }
                     tbody {
                         @for t in &topics.items {
@@ -98,7 +98,7 @@ async fn home_page(
                             }
                         }
                     }
-                }
+                } }
                 @if let Some(next) = &topics.next_cursor {
                     p { a href={"/app/community?cursor=" (urlencode(next))} { "Older topics" } }
                 }
