@@ -360,16 +360,28 @@ fn display_name_field(errors: &Errors, value: &str) -> Markup {
     )
 }
 
+/// What the reply form shows again after a refused reply.
+#[derive(Default)]
+struct ReplyForm<'a> {
+    body: &'a str,
+    display_name: &'a str,
+    errors: Errors,
+}
+
 async fn topic_page(
     s: &AppState,
     ctx: &HelpCtx,
     id: &TopicId,
     cursor: Option<String>,
-    reply_body: &str,
-    display_name: &str,
-    errors: &Errors,
+    form: ReplyForm<'_>,
     status: StatusCode,
 ) -> Response {
+    let ReplyForm {
+        body: reply_body,
+        display_name,
+        errors,
+    } = form;
+    let errors = &errors;
     let actor = ctx.actor();
     let v = match s.helpdesk.topic_view(actor.as_ref(), id, cursor).await {
         Ok(v) => v,
@@ -439,9 +451,7 @@ pub async fn topic(
         &ctx,
         &id,
         query(q).cursor,
-        "",
-        "",
-        &Vec::new(),
+        ReplyForm::default(),
         StatusCode::OK,
     )
     .await
@@ -558,9 +568,7 @@ pub async fn reply(
             &ctx,
             &id,
             None,
-            "",
-            "",
-            &Vec::new(),
+            ReplyForm::default(),
             StatusCode::UNAUTHORIZED,
         )
         .await;
@@ -583,7 +591,19 @@ pub async fn reply(
                         *f = "form".into();
                     }
                 }
-                topic_page(&s, &ctx, &id, None, &body, &name, &errors, status).await
+                topic_page(
+                    &s,
+                    &ctx,
+                    &id,
+                    None,
+                    ReplyForm {
+                        body: &body,
+                        display_name: &name,
+                        errors,
+                    },
+                    status,
+                )
+                .await
             }
             None => app_error(&ctx, e),
         },
