@@ -42,7 +42,7 @@ for (const [viewport, size] of VIEWPORTS) {
       await signIn(bob.page, s, "bob@example.com");
       await bob.page.goto(topicUrl);
       await bob.page.getByLabel("Your public name").fill("Bob");
-      await bob.page.getByLabel("Reply").fill("Restart the print spooler, then re-add the printer.");
+      await bob.page.getByLabel("Reply", { exact: true }).fill("Restart the print spooler, then re-add the printer.");
       await bob.page.getByRole("button", { name: "Post reply" }).click();
       await bob.page.getByText("Restart the print spooler").waitFor();
       const topicVote = bob.page.locator("article.topic form.vote button");
