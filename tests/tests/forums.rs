@@ -789,6 +789,31 @@ async fn posting_too_fast_is_rate_limited() {
 #[tokio::test]
 async fn api_validation_problems_name_the_field() {
     let app = TestApp::spawn().await;
+    // The forum API is in the OpenAPI document, with its types.
+    let doc = app
+        .request(
+            reqwest::Method::GET,
+            "/api/v1/openapi.json",
+            None,
+            None,
+            &[],
+        )
+        .await;
+    for p in [
+        "/api/v1/forums/categories",
+        "/api/v1/forums/topics/{id}",
+        "/api/v1/forums/topics/{id}/moderation",
+        "/api/v1/forums/topics/{id}/ticket",
+        "/api/v1/forums/reports",
+    ] {
+        assert!(doc.body["paths"].get(p).is_some(), "openapi documents {p}");
+    }
+    for schema in ["TopicView", "Moderation", "ModAction", "ReportQueue"] {
+        assert!(
+            doc.body["components"]["schemas"][schema].is_object(),
+            "{schema}"
+        );
+    }
     let admin = app.admin();
     let r = app
         .post(
