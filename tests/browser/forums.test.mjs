@@ -70,3 +70,42 @@ for (const [viewport, size] of VIEWPORTS) {
     }
   });
 }
+
+// The console's moderation page needs no customer sign-in: topics and a report come in over
+// the API (the team may post too; anyone signed in may report).
+for (const [viewport, size] of VIEWPORTS) {
+  test(`community moderation in the console on ${viewport}`, { timeout: 120000 }, async () => {
+    const s = await startServer();
+    try {
+      assert.equal((await s.api("POST", "/api/v1/forums/categories", { slug: "printing", name: "Printing" })).status, 201);
+      const agentToken = s.token("agent", "ana@example.com");
+      const topic = await s.api("POST", "/api/v1/forums/categories/printing/topics",
+        { title: "Known issue: printers offline after 2.0", body: "We are working on it." }, agentToken);
+      assert.equal(topic.status, 201);
+      const reply = await s.api("POST", `/api/v1/forums/topics/${topic.body.id}/posts`, { body: "Cheap watches here" }, s.admin);
+      assert.equal(reply.status, 201);
+      const rep = await s.api("POST", `/api/v1/forums/topics/${topic.body.id}/reports`, { post: reply.body.id, reason: "spam" }, agentToken);
+      assert.equal(rep.status, 200);
+
+      const { context, page } = await newPage(viewport, size);
+      await page.goto(s.base + "/app/login");
+      await page.getByLabel("Access token").fill(agentToken);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(s.base + "/app");
+      await page.getByRole("link", { name: "Community" }).click();
+      await page.getByRole("heading", { name: "Reports to review (1)" }).waitFor();
+      await check(page, "console-community", viewport);
+      await page.getByRole("link", { name: "Known issue: printers offline after 2.0" }).first().click();
+      await page.getByRole("button", { name: "Hide reply" }).click();
+      await page.getByRole("button", { name: "Unhide reply" }).waitFor();
+      await page.getByRole("button", { name: "Resolve reports" }).click();
+      await page.getByRole("button", { name: "Pin" }).click();
+      await page.getByRole("button", { name: "Unpin" }).waitFor();
+      assert.match(await page.locator("main").innerText(), /Moderation history[\s\S]*Hide[\s\S]*Resolve reports[\s\S]*Pin/);
+      await check(page, "console-community-topic", viewport);
+      await context.close();
+    } finally {
+      s.stop();
+    }
+  });
+}
