@@ -134,7 +134,7 @@ export async function signIn(page, s, email) {
   await page.getByLabel(/e-?mail/i).first().fill(email);
   await page.getByRole("button", { name: /sign[- ]?in|send|link/i }).first().click();
   let link;
-  for (let i = 0; i < 100 && !link; i++) {
+  for (let i = 0; i < 300 && !link; i++) {
     for (const f of outboxMail(s)) {
       if (before.has(f)) continue;
       const text = unQuote(readFileSync(f, "utf8"));

@@ -8,9 +8,7 @@
 
 use crate::audit::ActorRef;
 use crate::ticket::string_enum;
-use crate::{
-    Actor, AuditId, DomainError, EmailAddress, ParseError, PostId, TicketId, TopicId,
-};
+use crate::{Actor, AuditId, DomainError, EmailAddress, ParseError, PostId, TicketId, TopicId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
