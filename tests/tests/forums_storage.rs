@@ -197,6 +197,49 @@ async fn forum_access_patterns(table: Arc<dyn Table>) {
         .items
         .is_empty());
 
+    // Replies come 100 a page, oldest first; an accepted answer from a later page leads the
+    // first page and is not repeated.
+    let mut last = None;
+    for i in 0..101 {
+        let p = hd
+            .reply_to_topic(
+                &admin,
+                &ids[0],
+                NewPost {
+                    body: format!("Update {i}"),
+                    display_name: None,
+                },
+            )
+            .await
+            .expect("staff reply");
+        last = Some(p.id);
+    }
+    hd.accept_answer(
+        &admin,
+        &ids[0],
+        helpdesk_app::forums::AcceptInput {
+            post: last,
+            version: None,
+        },
+    )
+    .await
+    .expect("accept");
+    let page1 = hd.topic_view(None, &ids[0], None).await.expect("page 1");
+    assert_eq!(page1.topic.reply_count, 101);
+    assert_eq!(
+        page1.posts.len(),
+        101,
+        "100 of the page and the accepted one"
+    );
+    assert_eq!(page1.posts[0].id, last.expect("last"));
+    assert!(page1.posts[0].accepted);
+    assert_eq!(page1.posts[1].body, "Update 0");
+    let page2 = hd
+        .topic_view(None, &ids[0], page1.next_cursor)
+        .await
+        .expect("page 2");
+    assert!(page2.posts.is_empty(), "{:?}", page2.posts.len());
+
     // Topic → ticket in one transaction; the second call finds the same ticket.
     let a = hd
         .topic_to_ticket(&admin, &ids[3], "/help/community/topics/x")

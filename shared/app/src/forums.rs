@@ -915,6 +915,7 @@ impl Helpdesk {
         let topic = self.visible_topic(viewer, id).await?;
         let pk = topic_pk(id);
         let staff = forum::can_moderate(viewer);
+        let first_page = cursor.is_none();
         let page = self
             .table
             .query(
@@ -964,9 +965,27 @@ impl Helpdesk {
             }
             None => Vec::new(),
         };
+        let mut page_posts = page
+            .items
+            .iter()
+            .map(keys::from_item::<Post>)
+            .collect::<Result<Vec<_>, _>>()?;
+        // The accepted answer leads the first page wherever it was written, and is not
+        // repeated on later pages.
+        if let Some(accepted) = topic.accepted_post {
+            let here = page_posts.iter().any(|p| p.id == accepted);
+            if first_page && !here {
+                match self.load_post(id, &accepted).await {
+                    Ok(p) => page_posts.insert(0, p),
+                    Err(AppError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            } else if !first_page {
+                page_posts.retain(|p| p.id != accepted);
+            }
+        }
         let mut posts = Vec::new();
-        for item in &page.items {
-            let p: Post = keys::from_item(item)?;
+        for p in page_posts {
             if !forum::can_see_post(viewer, &p) {
                 continue;
             }
