@@ -607,6 +607,22 @@ async fn customers_cannot_moderate_nor_use_the_staff_api() {
             "{path}"
         );
     }
+    // The platform's service credential does not speak in the community.
+    let platform = app.token("platform", None);
+    for (path, body) in [
+        (
+            format!("/api/v1/forums/topics/{topic}/posts"),
+            json!({ "body": "hi" }),
+        ),
+        (format!("/api/v1/forums/topics/{topic}/votes"), json!({})),
+        (
+            "/api/v1/forums/categories/start/topics".to_string(),
+            json!({ "title": "From the platform", "body": "x" }),
+        ),
+    ] {
+        let r = app.post(&path, &platform, body).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {:?}", r.body);
+    }
     // Agents moderate but do not manage categories.
     let r = app
         .post(

@@ -767,6 +767,11 @@ impl Helpdesk {
         topic_id: &TopicId,
         input: NewPost,
     ) -> Result<Post, AppError> {
+        if !forum::can_post(Some(actor)) {
+            return Err(AppError::Forbidden(
+                "sign in as a customer or team member to reply",
+            ));
+        }
         let mut topic = self.visible_topic(Some(actor), topic_id).await?;
         forum::check_reply(Some(actor), &topic)?;
         let body = forum::parse_body(&input.body)?;
@@ -1085,6 +1090,11 @@ impl Helpdesk {
         topic_id: &TopicId,
         target: Target,
     ) -> Result<VoteState, AppError> {
+        if !forum::can_post(Some(actor)) {
+            return Err(AppError::Forbidden(
+                "sign in as a customer or team member to vote",
+            ));
+        }
         let topic = self.visible_topic(Some(actor), topic_id).await?;
         let author = match target {
             Target::Topic => topic.author.clone(),
