@@ -4,7 +4,7 @@
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, statSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -55,7 +55,7 @@ export async function startServer() {
     return { status: r.status, body: text ? JSON.parse(text) : null };
   };
   const stop = () => { child.kill("SIGTERM"); rmSync(data, { recursive: true, force: true }); };
-  return { base, token, admin, api, stop };
+  return { base, data, token, admin, api, stop };
 }
 
 export async function axeCheck(page, name) {
@@ -94,4 +94,58 @@ export async function newPage(viewport, size) {
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   return { context, page };
+}
+
+/** Whether this build has the help centre's e-mailed sign-in (`/help/signin`). */
+export async function hasHelpSignIn(s) {
+  const r = await fetch(s.base + "/help/signin");
+  return r.status !== 404;
+}
+
+/** Every `.eml` under the server's outbox, newest first. */
+function outboxMail(s) {
+  const dir = join(s.data, "outbox");
+  const out = [];
+  const walk = (d) => {
+    if (!existsSync(d)) return;
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (name.endsWith(".eml")) out.push({ p, t: st.mtimeMs });
+    }
+  };
+  walk(dir);
+  return out.sort((a, b) => b.t - a.t).map((f) => f.p);
+}
+
+/** Undoes quoted-printable soft breaks and escapes, enough to read a link out of a mail. */
+function unQuote(raw) {
+  return raw.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/**
+ * Signs a customer in the way a real one does: asks for a link at /help/signin, takes the
+ * newest e-mail to them from the outbox, opens the link and presses "Sign in".
+ */
+export async function signIn(page, s, email) {
+  const before = new Set(outboxMail(s));
+  await page.goto(s.base + "/help/signin");
+  await page.getByLabel(/e-?mail/i).first().fill(email);
+  await page.getByRole("button", { name: /sign[- ]?in|send|link/i }).first().click();
+  let link;
+  for (let i = 0; i < 300 && !link; i++) {
+    for (const f of outboxMail(s)) {
+      if (before.has(f)) continue;
+      const text = unQuote(readFileSync(f, "utf8"));
+      if (!text.toLowerCase().includes(email.toLowerCase())) continue;
+      const m = text.match(/https?:\/\/[^\s"'<>]*\/help\/signin\/[A-Za-z0-9._~%-]+/);
+      if (m) { link = m[0]; break; }
+    }
+    if (!link) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(link, `no sign-in link for ${email} in the outbox`);
+  await page.goto(link);
+  await page.getByRole("button", { name: /sign in/i }).click();
+  await page.waitForURL((u) => !u.pathname.startsWith("/help/signin"));
 }

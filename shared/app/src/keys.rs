@@ -16,6 +16,8 @@
 //! | classifier model  | `CLMODEL`        | `#CURRENT`   | — (pointer to the model blob; version = model version) |
 //! | KB article head   | `KB#{id}`        | `#ARTICLE`   | gsi1 status, gsi2 locale, gsi3 all, gsi4 live, gsi5 translations (`kb/mod.rs` lists the other KB items) |
 //! | unrouted marker   | `T#{id}`         | `ROUTE`      | gsi1 `ROUTEQ#{shard}` / `{next check}#{id}` (until routed) |
+//! | forum category    | `FCAT#{slug}`    | `#CAT`       | gsi1 `FCATS` / `{order}#{slug}` |
+//! | forum topic       | `FT#{id}`        | `#TOPIC`     | gsi1 `FTC#{category}` (`FTCH#` when hidden) / `{pinned}#{activity}#{id}`, gsi3 `FTALL` (`forums.rs` lists the other forum items) |
 //!
 //! Routing items (`routing/mod.rs`, `stats.rs`): rules `CFG#routing`/`CFG`, agent loads
 //! `LOAD#agents`/`{email}#open|#weight`, assignment sequence `AG#{email}`/`#LOADSEQ`, round-robin

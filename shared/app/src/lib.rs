@@ -12,6 +12,7 @@ pub mod directory;
 pub mod due;
 pub mod error;
 pub mod help_requests;
+pub mod forums;
 pub mod inbound;
 pub mod kb;
 pub mod keys;

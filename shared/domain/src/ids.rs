@@ -65,6 +65,16 @@ ulid_id!(
     "aud_",
     "Identifier of an audit event; sorts by creation time."
 );
+ulid_id!(
+    TopicId,
+    "top_",
+    "Identifier of a community forum topic; sorts by creation time."
+);
+ulid_id!(
+    PostId,
+    "pst_",
+    "Identifier of a reply in a forum topic; sorts by creation time."
+);
 
 /// The short human number of a ticket, `HD-1042`. Allocated from an atomic counter and made
 /// unique by a conditional write, so two tickets can never share one.

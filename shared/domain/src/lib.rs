@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod email;
 pub mod error;
+pub mod forum;
 pub mod ids;
 pub mod kb;
 pub mod message;
@@ -20,7 +21,7 @@ pub mod ticket;
 pub use audit::{ActorRef, AuditEvent, FieldChange};
 pub use email::EmailAddress;
 pub use error::{DomainError, ParseError};
-pub use ids::{AuditId, DepartmentId, MessageId, TicketId, TicketNumber};
+pub use ids::{AuditId, DepartmentId, MessageId, PostId, TicketId, TicketNumber, TopicId};
 pub use kb::Audience;
 pub use message::{
     AttachmentMeta, DeliveryState, Message, MessageDelivery, MessageKind, ATTACHMENTS_MAX,

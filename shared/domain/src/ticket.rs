@@ -53,7 +53,7 @@ pub(crate) use string_enum;
 
 string_enum!(
     /// Where a ticket came from.
-    Channel { Email => "email", Web => "web", InApp => "in_app", Chat => "chat", Phone => "phone", Sms => "sms", Social => "social" }
+    Channel { Email => "email", Web => "web", InApp => "in_app", Chat => "chat", Phone => "phone", Sms => "sms", Social => "social", Community => "community" }
 );
 
 string_enum!(

@@ -2,6 +2,7 @@
 //! a small vendored script (htmx) and `app.js` for selection and the board.
 
 mod automations;
+mod community;
 mod kb;
 mod mail;
 mod pages;
@@ -72,6 +73,26 @@ pub fn router() -> Router<AppState> {
         .route(
             "/app/automations",
             get(automations::settings_page).post(automations::save_settings),
+        )
+        .route("/app/community", get(community::home))
+        .route(
+            "/app/community/categories",
+            post(community::create_category),
+        )
+        .route("/app/community/topics/{id}", get(community::topic))
+        .route(
+            "/app/community/topics/{id}/moderate",
+            post(community::moderate),
+        )
+        .route(
+            "/app/community/topics/{id}/resolve",
+            post(community::resolve),
+        )
+        .route("/app/community/topics/{id}/accept", post(community::accept))
+        .route("/app/community/topics/{id}/reply", post(community::reply))
+        .route(
+            "/app/community/topics/{id}/ticket",
+            post(community::to_ticket),
         )
         .route(
             "/app/static/app.css",

@@ -36,6 +36,7 @@ pub fn layout(p: &Page<'_>, body: Markup) -> Markup {
                             (nav_link("/app/board", "Board", p.active == "board"))
                             (nav_link("/app/automations", "Automations", p.active == "automations"))
                             (nav_link("/app/kb", "Knowledge base", p.active == "kb"))
+                            (nav_link("/app/community", "Community", p.active == "community"))
                         }
                         div.who {
                             span.sr-only { "Signed in as " }

@@ -3,6 +3,7 @@ pub(crate) mod automations;
 pub(crate) mod classifier;
 pub(crate) mod dead_letters;
 pub(crate) mod directory;
+pub(crate) mod forums;
 pub(crate) mod inbound;
 pub(crate) mod kb;
 pub(crate) mod routing_rules;
@@ -157,6 +158,28 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/routing/tickets/{ticket}", post(routing_rules::route_now))
         .route("/routing/rebalance", post(routing_rules::rebalance))
+        .route(
+            "/forums/categories",
+            get(forums::categories).post(forums::create_category),
+        )
+        .route(
+            "/forums/categories/{slug}",
+            put(forums::update_category).delete(forums::delete_category),
+        )
+        .route(
+            "/forums/categories/{slug}/topics",
+            get(forums::list_topics).post(forums::create_topic),
+        )
+        .route("/forums/topics", get(forums::all_topics))
+        .route("/forums/topics/{id}", get(forums::get_topic))
+        .route("/forums/topics/{id}/posts", post(forums::reply))
+        .route("/forums/topics/{id}/votes", post(forums::vote))
+        .route("/forums/topics/{id}/accept", post(forums::accept))
+        .route("/forums/topics/{id}/moderation", post(forums::moderate))
+        .route("/forums/topics/{id}/reports", post(forums::report))
+        .route("/forums/topics/{id}/reports/resolve", post(forums::resolve))
+        .route("/forums/topics/{id}/ticket", post(forums::to_ticket))
+        .route("/forums/reports", get(forums::reports))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found);
     Router::new()
