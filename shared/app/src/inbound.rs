@@ -37,6 +37,41 @@ pub struct BlobError(pub String);
 pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), BlobError>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError>;
+
+    /// The size of a stored blob, `None` when there is none. Stores that can ask without
+    /// reading the bytes (S3: HeadObject) should.
+    async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        Ok(self.get(key).await?.map(|b| b.len() as u64))
+    }
+
+    /// A time-limited URL through which a client uploads exactly these bytes straight into the
+    /// store (S3: a presigned PUT that carries the SHA-256 checksum, so the store refuses other
+    /// bytes). For files too large to pass through the API function. `None`: this store takes
+    /// uploads only through the app (the self-hosted data directory).
+    async fn presign_put(&self, _upload: &PresignPut) -> Result<Option<PresignedPut>, BlobError> {
+        Ok(None)
+    }
+}
+
+/// What a presigned upload is for.
+#[derive(Debug, Clone)]
+pub struct PresignPut {
+    pub key: String,
+    pub content_type: String,
+    pub size: u64,
+    /// SHA-256 of the bytes, lower-case hex.
+    pub sha256_hex: String,
+    pub expires_in: std::time::Duration,
+}
+
+/// How the client uploads: `PUT url` with exactly these headers and the bytes as the body.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PresignedPut {
+    pub method: String,
+    pub url: String,
+    /// Headers the upload must send as given (they are signed).
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub struct InboundConfig {

@@ -15,11 +15,22 @@
 //! | rate windows | `KBRATE#{who}` | `{kind}#{window}` (TTL) | — |
 //! | deflection claim | `KBDEFL#{session}` | `{article}` (TTL 30 days) | — |
 //! | needs reindex | `KBREINDEX` | `{id}` | — |
+//! | resolution to count (pending) | `KBRESOLVED` | `{ticket}` | — |
+//!
+//! "Linked from a resolved ticket" counts each (article, ticket) pair once: when a ticket
+//! leaves the open statuses (resolved, or closed directly), the ticket write also puts a
+//! `KBRESOLVED` marker; right after the commit every linked article is counted with an
+//! `RLINK#{ticket}` claim (`attribute_not_exists` + `ADD`), then the marker goes. A crash in
+//! between leaves the marker for the minute sweep ([`Helpdesk::sweep_kb_resolutions`]); retries
+//! count nothing twice. Reopening and resolving again does not count an article again (the
+//! number reads "resolved tickets that link this article"), but an article linked since does
+//! count, and so does a link made while the ticket is resolved or closed.
 //!
 //! The search index is fed after each commit (publish → upsert, archive → remove). If that call
 //! fails the write stands, the article is flagged, and `helpdesk reindex` rebuilds everything.
 
 pub mod diff;
+pub mod files;
 pub mod render;
 
 use crate::directory::require;
@@ -69,8 +80,11 @@ pub struct ArticleInput {
     /// YouTube or Vimeo links; stored as privacy-friendly embed URLs.
     #[serde(default)]
     pub videos: Vec<String>,
+    /// The article's uploaded files (upload them with `POST /kb/articles/{id}/files`).
+    /// Omitted: the files stay as they are. Given: the files to keep, each one already on the
+    /// article (a save can drop or reorder files, not add any).
     #[serde(default)]
-    pub attachments: Vec<AttachmentRef>,
+    pub attachments: Option<Vec<AttachmentRef>>,
     #[serde(default)]
     pub related: Vec<ArticleId>,
     /// For updates: the article's `version` as read (or send `If-Match`). Stale → 409.
@@ -501,7 +515,23 @@ impl Helpdesk {
         &self,
         me: Option<ArticleId>,
         input: &ArticleInput,
+        current_files: &[AttachmentRef],
     ) -> Result<ArticleContent, AppError> {
+        let attachments = match &input.attachments {
+            None => current_files.to_vec(),
+            Some(keep) => {
+                if let Some(f) = keep.iter().find(|f| !current_files.contains(f)) {
+                    return Err(AppError::validation(
+                        "attachments",
+                        format!(
+                            "{:?} is not a file of this article; upload files with POST /api/v1/kb/articles/{{id}}/files",
+                            f.name
+                        ),
+                    ));
+                }
+                kb::check_attachments(keep.clone())?
+            }
+        };
         let locale = match input.locale.as_deref().map(str::trim) {
             None | Some("") => "en".to_string(),
             Some(l) => helpdesk_domain::people::parse_locale(l).map_err(|_| {
@@ -540,7 +570,7 @@ impl Helpdesk {
             locale,
             translation_of: translation_of.filter(|g| Some(*g) != me),
             videos: kb::parse_videos(&input.videos)?,
-            attachments: kb::check_attachments(input.attachments.clone())?,
+            attachments,
             related,
         })
     }
@@ -553,7 +583,7 @@ impl Helpdesk {
         input: ArticleInput,
     ) -> Result<Article, AppError> {
         require(can_author(actor), "only the support team writes articles")?;
-        let content = self.content_from_input(None, &input).await?;
+        let content = self.content_from_input(None, &input, &[]).await?;
         let now = self.clock.now();
         let id = ArticleId::from_ulid(self.ids.ulid());
         let article = Article {
@@ -608,8 +638,10 @@ impl Helpdesk {
         if_match: Option<u64>,
     ) -> Result<Article, AppError> {
         require(can_author(actor), "only the support team writes articles")?;
-        let content = self.content_from_input(Some(*id), &input).await?;
         let head = self.article_or_404(id).await?;
+        let content = self
+            .content_from_input(Some(*id), &input, &head.content.attachments)
+            .await?;
         self.save_content(actor, head, content, if_match.or(input.version), None)
             .await
     }
@@ -1119,8 +1151,13 @@ impl Helpdesk {
             .into_iter()
             .filter(|a| a.permitted(actor))
             .collect();
+        let (aid, n) = (article.id, article.latest_version);
         Ok(ArticleView {
-            body_html: render::markdown_to_html(&article.content.body),
+            body_html: render::markdown_with_files(
+                &article.content.body,
+                &article.content.attachments,
+                &|i, _| files::version_file_url(&aid, n, i),
+            ),
             article,
             allowed_actions,
             comments,
@@ -1285,7 +1322,9 @@ impl Helpdesk {
             version: v.number,
             title: c.title,
             summary: c.summary,
-            body_html: render::markdown_to_html(&c.body),
+            body_html: render::markdown_with_files(&c.body, &c.attachments, &|i, _| {
+                files::published_file_url(&head.id, i)
+            }),
             topic: c.topic,
             tags: c.tags.into_iter().collect(),
             audiences: c.audiences.into_iter().collect(),
@@ -1639,47 +1678,133 @@ impl Helpdesk {
         }
         let mut counted = false;
         if !ticket.status.is_open() {
-            match self
-                .table
-                .transact(vec![
-                    WriteOp::Put {
-                        item: Item::new(
-                            Key::new(keys::kb_pk(article), format!("RLINK#{tid}")),
-                            1,
-                            link.clone(),
-                        ),
-                        condition: Condition::NotExists,
-                    },
-                    WriteOp::Add {
-                        key: keys::kb_stat_key("rlinks", article),
-                        by: 1,
-                    },
-                    WriteOp::Put {
-                        item: self.kb_audit(
-                            head.id,
-                            actor,
-                            "linked",
-                            head.published_version,
-                            Some(format!("from resolved ticket {}", ticket.number)),
-                            now,
-                        )?,
-                        condition: Condition::NotExists,
-                    },
-                ])
-                .await
-            {
-                Ok(()) => counted = true,
-                Err(TableError::TransactionCancelled { .. } | TableError::ConditionFailed) => {
-                    counted = true
-                }
-                Err(e) => return Err(AppError::storage("linking an article")(e)),
-            }
+            self.count_resolved_link(actor, &head, &ticket).await?;
+            counted = true;
         }
         Ok(LinkOutcome {
             article_id: *article,
             ticket_id: tid,
             counted_as_resolved: counted,
         })
+    }
+
+    /// Counts `article` once as linked from the resolved `ticket` (a claim makes repeats count
+    /// nothing). Returns whether this call counted it.
+    async fn count_resolved_link(
+        &self,
+        actor: &Actor,
+        head: &Article,
+        ticket: &helpdesk_domain::Ticket,
+    ) -> Result<bool, AppError> {
+        let now = self.clock.now();
+        let tid = ticket.id.to_string();
+        let claim = serde_json::json!({
+            "ticket_id": tid,
+            "article_id": head.id.to_string(),
+            "at": time_key(&now),
+        });
+        match self
+            .table
+            .transact(vec![
+                WriteOp::Put {
+                    item: Item::new(
+                        Key::new(keys::kb_pk(&head.id), format!("RLINK#{tid}")),
+                        1,
+                        claim,
+                    ),
+                    condition: Condition::NotExists,
+                },
+                WriteOp::Add {
+                    key: keys::kb_stat_key("rlinks", &head.id),
+                    by: 1,
+                },
+                WriteOp::Put {
+                    item: self.kb_audit(
+                        head.id,
+                        actor,
+                        "linked",
+                        head.published_version,
+                        Some(format!("from resolved ticket {}", ticket.number)),
+                        now,
+                    )?,
+                    condition: Condition::NotExists,
+                },
+            ])
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(TableError::TransactionCancelled { .. } | TableError::ConditionFailed) => Ok(false),
+            Err(e) => Err(AppError::storage("counting a resolved-ticket link")(e)),
+        }
+    }
+
+    /// Counts every article linked to a ticket that has been resolved, then clears the
+    /// ticket's pending marker. Idempotent: run again (a retry, the sweep) it counts nothing
+    /// twice. Returns how many articles this run counted.
+    pub async fn count_resolution_links(
+        &self,
+        ticket: &helpdesk_domain::TicketId,
+    ) -> Result<usize, AppError> {
+        let marker = Key::new(keys::KB_RESOLVED_PARTITION, ticket.to_string());
+        let actor = Actor::System {
+            job: "kb-resolution".into(),
+        };
+        let mut counted = 0;
+        if let Some(t) = self.load_ticket(ticket).await? {
+            let mut cursor = None;
+            loop {
+                let page = self
+                    .table
+                    .query(
+                        &Query::partition(None, keys::kb_ticket_links_partition(ticket))
+                            .limit(100)
+                            .cursor(cursor),
+                    )
+                    .await
+                    .map_err(AppError::storage("reading a ticket's articles"))?;
+                for item in &page.items {
+                    let Ok(id) = ArticleId::parse(&item.key.sk) else {
+                        continue;
+                    };
+                    if let Some(head) = self.load_article(&id).await? {
+                        if self.count_resolved_link(&actor, &head, &t).await? {
+                            counted += 1;
+                        }
+                    }
+                }
+                match page.cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        self.table
+            .delete(&marker, Condition::None)
+            .await
+            .map_err(AppError::storage("clearing a resolution marker"))?;
+        Ok(counted)
+    }
+
+    /// Counts the links of resolutions whose follow-up did not finish (at most `limit`
+    /// tickets per run; the next run continues). Part of the minute sweep.
+    pub async fn sweep_kb_resolutions(&self, limit: usize) -> Result<usize, AppError> {
+        let page = self
+            .table
+            .query(&Query::partition(None, keys::KB_RESOLVED_PARTITION).limit(limit.max(1)))
+            .await
+            .map_err(AppError::storage("listing pending resolutions"))?;
+        let mut counted = 0;
+        for item in &page.items {
+            match helpdesk_domain::TicketId::parse(&item.key.sk) {
+                Ok(t) => counted += self.count_resolution_links(&t).await?,
+                Err(_) => self
+                    .table
+                    .delete(&item.key, Condition::None)
+                    .await
+                    .map_err(AppError::storage("clearing a resolution marker"))?,
+            }
+        }
+        Ok(counted)
     }
 
     /// The articles linked to a ticket (staff).

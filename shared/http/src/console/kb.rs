@@ -371,7 +371,8 @@ fn input_from_form(form: &FormData) -> Result<ArticleInput, AppError> {
             .transpose()
             .map_err(|e| AppError::validation("translation_of", e.message))?,
         videos: list("videos", '\n'),
-        attachments: Vec::new(),
+        // Files are managed beside the form (upload / remove); a save keeps them.
+        attachments: None,
         related: Vec::new(),
         version: non_empty(form, "version")
             .map(|v| {
@@ -443,7 +444,7 @@ pub async fn edit(
     edit_page(&state, &user, &id, None, None, StatusCode::OK).await
 }
 
-async fn edit_page(
+pub(super) async fn edit_page(
     state: &AppState,
     user: &ConsoleUser,
     id: &ArticleId,
@@ -468,6 +469,7 @@ async fn edit_page(
                 p.meta { (status_badge(v.article.status)) " · version " (v.article.latest_version)
                     @if let Some(live) = v.article.published_version { " · version " (live) " is live and stays live until you publish again" } }
                 (editor(user, &format!("/app/kb/{id}/edit"), Some(&v.article.content), Some(v.article.version), form, error))
+                (super::kb_files::files_section(user, id, v.article.latest_version, v.article.version, &v.article.content.attachments))
             },
         ),
     )
@@ -591,6 +593,12 @@ async fn show_page(
     let email = user.email();
     let p = page(user, &email, &a.content.title, "kb");
     let base = format!("/app/kb/{id}");
+    // The body again, with the files pointing at the console's downloads.
+    let body_html = helpdesk_app::kb::render::markdown_with_files(
+        &a.content.body,
+        &a.content.attachments,
+        &|i, _| super::kb_files::console_file_url(id, a.latest_version, i),
+    );
     render(
         status,
         layout(
@@ -615,7 +623,11 @@ async fn show_page(
                     section.kb-article aria-label="Article" {
                         @if !a.content.summary.is_empty() { p.lead { (a.content.summary) } }
                         // Rendered from Markdown and sanitised by the use case.
-                        div.kb-body { (PreEscaped(&v.body_html)) }
+                        div.kb-body { (PreEscaped(&body_html)) }
+                        @if !a.content.attachments.is_empty() {
+                            h2 { "Files" }
+                            (super::kb_files::file_list(user, id, a.latest_version, &a.content.attachments, None))
+                        }
                         @if !a.content.videos.is_empty() {
                             h2 { "Videos" }
                             ul { @for vid in &a.content.videos { li { a href=(vid.watch_url) rel="noopener noreferrer" target="_blank" { (vid.watch_url) } " (embedded as " code { (vid.embed_url) } ")" } } }

@@ -3,6 +3,7 @@
 
 mod automations;
 mod kb;
+mod kb_files;
 mod mail;
 mod pages;
 pub mod session;
@@ -44,6 +45,17 @@ pub fn router() -> Router<AppState> {
         .route("/app/kb/{id}/restore", post(kb::restore))
         .route("/app/kb/{id}/step", post(kb::step))
         .route("/app/kb/{id}/comment", post(kb::comment))
+        .route(
+            "/app/kb/{id}/files",
+            post(kb_files::upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::routes::kb_files::UPLOAD_BODY_MAX,
+            )),
+        )
+        .route("/app/kb/{id}/files/{file}/remove", post(kb_files::remove))
+        .route(
+            "/app/kb/{id}/versions/{number}/files/{file}",
+            get(kb_files::download),
+        )
         .route("/app/tickets/{ticket}/kb-link", post(kb::link))
         .route(
             "/app/tickets/{ticket}/messages/{message}/attachments/{index}",
