@@ -2,6 +2,7 @@
 //! versions carrying the files, limits, downloads by audience and publication, blob dedup, and
 //! "linked from a resolved ticket" counted on resolution.
 
+use helpdesk_tests::browser::multipart_body as multipart;
 use helpdesk_tests::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -9,30 +10,6 @@ use sha2::{Digest, Sha256};
 
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
 const MP4: &[u8] = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isomfake video bytes";
-
-/// A multipart body with one `file` part and plain fields.
-fn multipart(file: Option<(&str, &str, &[u8])>, fields: &[(&str, &str)]) -> (String, Vec<u8>) {
-    let boundary = "----helpdesk-test-boundary-7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    }
-    if let Some((name, ct, bytes)) = file {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
 
 struct Raw {
     status: StatusCode,
