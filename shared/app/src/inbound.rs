@@ -38,10 +38,23 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), BlobError>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError>;
 
-    /// The size of a stored blob, `None` when there is none. Stores that can ask without
-    /// reading the bytes (S3: HeadObject) should.
-    async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        Ok(self.get(key).await?.map(|b| b.len() as u64))
+    /// Size, SHA-256 and first bytes of a stored blob, `None` when there is none. Stores that
+    /// can stream (S3) should, rather than hold a large file in memory.
+    async fn digest(&self, key: &str) -> Result<Option<BlobDigest>, BlobError> {
+        Ok(self.get(key).await?.map(|b| BlobDigest {
+            size: b.len() as u64,
+            sha256_hex: crate::attachments::sha256_hex(&b),
+            head: b.iter().take(BlobDigest::HEAD_LEN).copied().collect(),
+        }))
+    }
+
+    /// Copies a blob to another key (S3: server-side CopyObject). A missing source is an error.
+    async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        let bytes = self
+            .get(from)
+            .await?
+            .ok_or_else(|| BlobError(format!("no blob {from:?} to copy")))?;
+        self.put(to, &bytes).await
     }
 
     /// A time-limited URL through which a client uploads exactly these bytes straight into the
@@ -51,6 +64,20 @@ pub trait BlobStore: Send + Sync {
     async fn presign_put(&self, _upload: &PresignPut) -> Result<Option<PresignedPut>, BlobError> {
         Ok(None)
     }
+}
+
+/// What [`BlobStore::digest`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobDigest {
+    pub size: u64,
+    /// Lower-case hex.
+    pub sha256_hex: String,
+    /// The first [`BlobDigest::HEAD_LEN`] bytes (for file-type signatures).
+    pub head: Vec<u8>,
+}
+
+impl BlobDigest {
+    pub const HEAD_LEN: usize = 64;
 }
 
 /// What a presigned upload is for.

@@ -79,6 +79,14 @@ pub fn published_file_url(id: &ArticleId, index: usize) -> String {
     format!("/api/v1/kb/articles/{id}/files/{index}")
 }
 
+/// Where a presigned upload lands before it is checked: `kbup/{sha256}`. Only after its digest
+/// matches is it copied to the content address ([`attachment_blob_key`]), so an upload can
+/// never replace the bytes of a file already stored (a ticket attachment shares the key
+/// space). Staged objects are left behind; on AWS a lifecycle rule on `kbup/` may expire them.
+pub fn staging_key(sha256: &str) -> String {
+    format!("kbup/{}", sha256.trim().to_ascii_lowercase())
+}
+
 fn too_large(field: &str, kind: KbFileKind) -> AppError {
     let what = match kind {
         KbFileKind::Video => "videos",
@@ -249,7 +257,7 @@ impl Helpdesk {
         let upload = self
             .kb_blobs()?
             .presign_put(&PresignPut {
-                key: file.blob.clone(),
+                key: staging_key(&intent.sha256),
                 content_type: file.content_type.clone(),
                 size: file.size,
                 sha256_hex: intent.sha256.to_ascii_lowercase(),
@@ -269,8 +277,9 @@ impl Helpdesk {
         })
     }
 
-    /// Records a file uploaded with a presigned URL: it must be in the store with the announced
-    /// size (the store checked its SHA-256 on upload). Then as [`Helpdesk::add_article_file`].
+    /// Records a file uploaded with a presigned URL: the staged bytes must have the announced
+    /// size, SHA-256 and type signature; they are then copied to their content address and
+    /// recorded as by [`Helpdesk::add_article_file`].
     pub async fn add_uploaded_article_file(
         &self,
         actor: &Actor,
@@ -281,27 +290,46 @@ impl Helpdesk {
         let expected = if_match.or(intent.version);
         let head = self.author_head(actor, id, expected).await?;
         let (file, _) = self.intent_file(&intent)?;
-        let stored = self
-            .kb_blobs()?
-            .size(&file.blob)
+        let blobs = self.kb_blobs()?;
+        let staged = staging_key(&intent.sha256);
+        // Checked here, not only by the store: the bytes must be exactly the announced file
+        // before they go under its content address.
+        let digest = blobs
+            .digest(&staged)
             .await
-            .map_err(|e| AppError::internal("checking an uploaded file", e))?;
-        match stored {
-            None => {
-                return Err(AppError::validation(
+            .map_err(|e| AppError::internal("checking an uploaded file", e))?
+            .ok_or_else(|| {
+                AppError::validation(
                     "sha256",
                     "no file with this checksum was uploaded (or the upload has not finished)",
-                ))
-            }
-            Some(n) if n != file.size => {
-                return Err(AppError::validation(
-                    "size",
-                    format!("the uploaded file has {n} bytes, not {}", file.size),
-                ))
-            }
-            Some(_) => {}
+                )
+            })?;
+        if digest.size != file.size {
+            return Err(AppError::validation(
+                "size",
+                format!(
+                    "the uploaded file has {} bytes, not {}",
+                    digest.size, file.size
+                ),
+            ));
         }
-        let files = with_file(&head.content.attachments, file)?;
+        if !digest.sha256_hex.eq_ignore_ascii_case(intent.sha256.trim()) {
+            return Err(AppError::validation(
+                "sha256",
+                "the uploaded bytes do not have this checksum",
+            ));
+        }
+        if !content_matches(&file.content_type, &digest.head) {
+            return Err(AppError::validation(
+                "file",
+                format!("the content is not {}", file.content_type),
+            ));
+        }
+        let files = with_file(&head.content.attachments, file.clone())?;
+        blobs
+            .copy(&staged, &file.blob)
+            .await
+            .map_err(|e| AppError::internal("storing an uploaded file", e))?;
         let mut content = head.content.clone();
         content.attachments = files;
         self.save_content(actor, head, content, expected, None)
