@@ -234,6 +234,33 @@ async fn files_upload_to_a_draft_ride_on_versions_and_go_public_only_when_publis
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(names(&r.body), vec!["demo.mp4"]);
     let removed_at = r.body["latest_version"].as_u64().expect("latest");
+    // Both show in the article's history.
+    let audit = app.get(&base, &agent).await.body["audit"].clone();
+    let entries: Vec<(String, String)> = audit
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    (
+                        e["action"].as_str().unwrap_or("").to_string(),
+                        e["note"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        entries
+            .iter()
+            .any(|(a, n)| a == "file_removed" && n == "guide.pdf"),
+        "{entries:?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|(a, n)| a == "file_added" && n.starts_with("demo.mp4 (video/mp4")),
+        "{entries:?}"
+    );
     let d = download(&app, None, &format!("{base}/files/guide.pdf")).await;
     assert_eq!(d.status, StatusCode::OK);
     // A draft-only file is not public: upload a new one now, while version 4 is live.

@@ -767,8 +767,8 @@ pub struct KbAuditEvent {
     pub id: String,
     pub article_id: ArticleId,
     pub actor: ActorRef,
-    /// created, edited, restored, submit, approve, request_changes, publish, archive,
-    /// commented, index_failed
+    /// created, edited, restored, file_added, file_removed, submit, approve, request_changes,
+    /// publish, archive, commented, linked, index_failed
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,

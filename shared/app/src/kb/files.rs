@@ -222,8 +222,16 @@ impl Helpdesk {
             .map_err(|e| AppError::internal("storing an article file", e))?;
         let mut content = head.content.clone();
         content.attachments = files;
-        self.save_content(actor, head, content, expected, None)
-            .await
+        let note = format!("{} ({}, {} bytes)", file.name, file.content_type, file.size);
+        self.save_content_as(
+            actor,
+            head,
+            content,
+            expected,
+            None,
+            Some(("file_added", note)),
+        )
+        .await
     }
 
     /// Removes a file (by position or name) from the article: a new draft version without it.
@@ -238,9 +246,16 @@ impl Helpdesk {
         let head = self.author_head(actor, id, expected).await?;
         let i = file_index(&head.content.attachments, file)?;
         let mut content = head.content.clone();
-        content.attachments.remove(i);
-        self.save_content(actor, head, content, expected, None)
-            .await
+        let gone = content.attachments.remove(i);
+        self.save_content_as(
+            actor,
+            head,
+            content,
+            expected,
+            None,
+            Some(("file_removed", gone.name)),
+        )
+        .await
     }
 
     /// A presigned upload for a file too large to pass through the API function (on AWS:
@@ -332,8 +347,19 @@ impl Helpdesk {
             .map_err(|e| AppError::internal("storing an uploaded file", e))?;
         let mut content = head.content.clone();
         content.attachments = files;
-        self.save_content(actor, head, content, expected, None)
-            .await
+        let note = format!(
+            "{} ({}, {} bytes, uploaded directly to the store)",
+            file.name, file.content_type, file.size
+        );
+        self.save_content_as(
+            actor,
+            head,
+            content,
+            expected,
+            None,
+            Some(("file_added", note)),
+        )
+        .await
     }
 
     fn intent_file(&self, intent: &UploadIntent) -> Result<(AttachmentRef, KbFileKind), AppError> {

@@ -2,6 +2,9 @@
 //! feedback and views, search through the [`KbIndex`] port, suggestions, and the
 //! effectiveness numbers.
 //!
+//! Uploaded files (documents, images, videos) are blobs `att/{sha256}` shared with ticket
+//! attachments, recorded on versions: see [`files`].
+//!
 //! | item | pk | sk | indexes |
 //! |---|---|---|---|
 //! | article head | `KB#{id}` | `#ARTICLE` | gsi1 `KBS#{status}`, gsi2 `KBL#{locale}`, gsi3 `KBA` (all `{updated}#{id}`), gsi4 `KBLIVE` / `{id}` while live, gsi5 `KBT#{group}` / `{locale}#{id}` |
@@ -654,6 +657,21 @@ impl Helpdesk {
         expected: Option<u64>,
         restored_from: Option<u64>,
     ) -> Result<Article, AppError> {
+        self.save_content_as(actor, head, content, expected, restored_from, None)
+            .await
+    }
+
+    /// [`Self::save_content`], audited as `audit` (action and note) when given, e.g. a file
+    /// added or removed.
+    async fn save_content_as(
+        &self,
+        actor: &Actor,
+        head: Article,
+        content: ArticleContent,
+        expected: Option<u64>,
+        restored_from: Option<u64>,
+        audit: Option<(&'static str, String)>,
+    ) -> Result<Article, AppError> {
         if let Some(v) = expected {
             if v != head.version {
                 return Err(stale("article", head.version, v));
@@ -674,9 +692,10 @@ impl Helpdesk {
             created_at: now,
             restored_from,
         };
-        let (action, note) = match restored_from {
-            Some(n) => ("restored", Some(format!("from version {n}"))),
-            None => ("edited", None),
+        let (action, note) = match (restored_from, audit) {
+            (Some(n), _) => ("restored", Some(format!("from version {n}"))),
+            (None, Some((action, note))) => (action, Some(note)),
+            (None, None) => ("edited", None),
         };
         self.table
             .transact(vec![
