@@ -656,3 +656,32 @@ async fn a_resolution_counts_each_linked_article_once() {
     let r = app.get("/api/v1/kb/stats", &agent).await;
     assert_eq!(r.body["totals"]["resolved_ticket_links"], 4, "{:?}", r.body);
 }
+
+#[tokio::test]
+async fn the_file_routes_are_in_the_openapi_document() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .request(Method::GET, "/api/v1/openapi.json", None, None, &[])
+        .await;
+    let paths = &r.body["paths"];
+    for (path, method) in [
+        ("/api/v1/kb/articles/{id}/files", "post"),
+        ("/api/v1/kb/articles/{id}/files/{file}", "get"),
+        ("/api/v1/kb/articles/{id}/files/{file}", "delete"),
+        (
+            "/api/v1/kb/articles/{id}/versions/{number}/files/{file}",
+            "get",
+        ),
+        ("/api/v1/kb/articles/{id}/files/upload-url", "post"),
+        ("/api/v1/kb/articles/{id}/files/uploaded", "post"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path}");
+    }
+    assert!(
+        paths["/api/v1/kb/articles/{id}/files"]["post"]["requestBody"]["content"]
+            ["multipart/form-data"]
+            .is_object()
+    );
+    assert!(r.body["components"]["schemas"]["UploadUrl"].is_object());
+    assert!(r.body["components"]["schemas"]["UploadIntent"].is_object());
+}
