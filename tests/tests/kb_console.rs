@@ -255,6 +255,28 @@ async fn the_editor_uploads_lists_plays_and_removes_files_without_script() {
         "{html}"
     );
 
+    // The editor's preview knows the article, so the video shows as it will.
+    assert!(html_has_article_field(&agent, &edit, &id).await);
+    let resp = agent
+        .post(
+            "/app/kb/preview",
+            &[
+                ("_csrf", &csrf),
+                ("body", "![Pairing](file:pair.webm)"),
+                ("article", &id),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let preview = resp.text().await.expect("html");
+    assert!(
+        preview.contains(&format!(
+            "<video controls preload=\"metadata\" src=\"{download}\""
+        )),
+        "{preview}"
+    );
+
     // Saving the text keeps the files.
     let resp = agent
         .post(
@@ -325,4 +347,9 @@ async fn the_editor_uploads_lists_plays_and_removes_files_without_script() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let (_, html, _) = agent.get(&edit).await;
     assert!(html.contains("No files yet."), "{html}");
+}
+
+async fn html_has_article_field(agent: &Browser, edit: &str, id: &str) -> bool {
+    let (_, html, _) = agent.get(edit).await;
+    html.contains(&format!("name=\"article\" value=\"{id}\""))
 }

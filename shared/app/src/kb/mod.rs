@@ -1293,6 +1293,18 @@ impl Helpdesk {
 
     /// A preview of Markdown as readers will see it (the editor's preview).
     pub fn preview_markdown(&self, actor: &Actor, markdown: &str) -> Result<String, AppError> {
+        self.preview_markdown_with_files(actor, markdown, &[], &|_, _| String::new())
+    }
+
+    /// The preview with an article's uploaded files resolved (`url`: where this caller
+    /// downloads file `i`), so `file:` references show as readers will see them.
+    pub fn preview_markdown_with_files(
+        &self,
+        actor: &Actor,
+        markdown: &str,
+        files: &[AttachmentRef],
+        url: &dyn Fn(usize, &AttachmentRef) -> String,
+    ) -> Result<String, AppError> {
         require(can_author(actor), "only the support team writes articles")?;
         if markdown.len() > kb::BODY_MAX {
             return Err(AppError::validation(
@@ -1300,7 +1312,7 @@ impl Helpdesk {
                 format!("must be at most {} bytes", kb::BODY_MAX),
             ));
         }
-        Ok(render::markdown_to_html(markdown))
+        Ok(render::markdown_with_files(markdown, files, url))
     }
 
     // ---- reading (everyone) ----

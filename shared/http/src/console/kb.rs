@@ -308,6 +308,8 @@ fn editor(
         form.stack.kb-editor method="post" action=(action) {
             (csrf_field(&user.csrf))
             @if let Some(v) = version { input type="hidden" name="version" value=(v); }
+            // Lets the preview resolve the article's uploaded files.
+            @if let Some(id) = action.strip_prefix("/app/kb/").and_then(|r| r.strip_suffix("/edit")) { input type="hidden" name="article" value=(id); }
             label for="kb-title" { "Title" }
             input #kb-title type="text" name="title" value=(title) required maxlength="200";
             label for="kb-summary" { "Summary" }
@@ -327,12 +329,12 @@ fn editor(
             input #kb-translation type="text" name="translation_of" value=(translation_of) placeholder="kb_…";
             label for="kb-body" { "Body (Markdown)" }
             textarea #kb-body name="body" rows="16" required
-                hx-post="/app/kb/preview" hx-trigger="keyup changed delay:600ms, load" hx-target="#kb-preview" hx-include="[name=_csrf]" { (body) }
+                hx-post="/app/kb/preview" hx-trigger="keyup changed delay:600ms, load" hx-target="#kb-preview" hx-include="[name=_csrf], [name=article]" { (body) }
             label for="kb-videos" { "Videos (YouTube or Vimeo links, one per line)" }
             textarea #kb-videos name="videos" rows="2" { (videos) }
             div.row {
                 button.primary type="submit" { "Save as new version" }
-                button type="button" hx-post="/app/kb/preview" hx-include="#kb-body, [name=_csrf]" hx-target="#kb-preview" { "Preview" }
+                button type="button" hx-post="/app/kb/preview" hx-include="#kb-body, [name=_csrf], [name=article]" hx-target="#kb-preview" { "Preview" }
             }
         }
         section.kb-preview aria-labelledby="pv-h" {
@@ -545,10 +547,26 @@ pub async fn preview(
     if let Err(r) = check_csrf(&state, &user, &form, &headers) {
         return r;
     }
-    match state
-        .helpdesk
-        .preview_markdown(&user.actor, get(&form, "body"))
-    {
+    // In the edit page the preview knows the article, so its files show as they will.
+    let article = match non_empty(&form, "article").map(ArticleId::parse) {
+        Some(Ok(id)) => match state.helpdesk.get_article(&user.actor, &id).await {
+            Ok(v) => Some((id, v.article)),
+            Err(e) => return app_error_page(&user, e),
+        },
+        _ => None,
+    };
+    let result = match &article {
+        Some((id, a)) => state.helpdesk.preview_markdown_with_files(
+            &user.actor,
+            get(&form, "body"),
+            &a.content.attachments,
+            &|i, _| super::kb_files::console_file_url(id, a.latest_version, i),
+        ),
+        None => state
+            .helpdesk
+            .preview_markdown(&user.actor, get(&form, "body")),
+    };
+    match result {
         // Sanitised by the use case (pulldown-cmark, then the shared HTML sanitiser).
         Ok(html) => render(StatusCode::OK, html! { div.kb-body { (PreEscaped(html)) } }),
         Err(e) => render(
