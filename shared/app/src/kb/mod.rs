@@ -1827,7 +1827,14 @@ impl Helpdesk {
         let mut counted = 0;
         for item in &page.items {
             match helpdesk_domain::TicketId::parse(&item.key.sk) {
-                Ok(t) => counted += self.count_resolution_links(&t).await?,
+                // One failing ticket does not hold up the others; its marker stays for the
+                // next sweep.
+                Ok(t) => match self.count_resolution_links(&t).await {
+                    Ok(n) => counted += n,
+                    Err(e) => {
+                        tracing::warn!(ticket = %t, error = %e, "counting KB links of a resolution failed; retried next sweep")
+                    }
+                },
                 Err(_) => self
                     .table
                     .delete(&item.key, Condition::None)
