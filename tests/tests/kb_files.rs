@@ -212,6 +212,14 @@ async fn files_upload_to_a_draft_ride_on_versions_and_go_public_only_when_publis
         (r.status, r.body)
     };
     assert_eq!(s, StatusCode::OK);
+    assert_eq!(p["files"][1]["url"], format!("{base}/files/1"));
+    assert_eq!(
+        (
+            p["files"][1]["name"].as_str(),
+            p["files"][1]["kind"].as_str()
+        ),
+        (Some("demo.mp4"), Some("video"))
+    );
     let html = p["body_html"].as_str().unwrap_or("");
     assert!(
         html.contains(&format!(

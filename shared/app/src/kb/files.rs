@@ -69,6 +69,36 @@ pub struct UploadUrl {
     pub record_at: String,
 }
 
+/// An uploaded file as a reader sees it listed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FileLink {
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<KbFileKind>,
+    /// Where this reader downloads it.
+    pub url: String,
+}
+
+/// The files with their download URLs (`url(index, file)`).
+pub fn file_links(
+    files: &[AttachmentRef],
+    url: &dyn Fn(usize, &AttachmentRef) -> String,
+) -> Vec<FileLink> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| FileLink {
+            name: f.name.clone(),
+            content_type: f.content_type.clone(),
+            size: f.size,
+            kind: KbFileKind::of(&f.content_type),
+            url: url(i, f),
+        })
+        .collect()
+}
+
 /// The download path of a file of one version, for the team (API).
 pub fn version_file_url(id: &ArticleId, number: u64, index: usize) -> String {
     format!("/api/v1/kb/articles/{id}/versions/{number}/files/{index}")

@@ -231,6 +231,8 @@ pub struct PublishedArticle {
     pub locale: String,
     pub videos: Vec<Video>,
     pub attachments: Vec<AttachmentRef>,
+    /// The uploaded files with where to download them (same order as `attachments`).
+    pub files: Vec<files::FileLink>,
     pub related: Vec<ArticleId>,
     /// Live translations this reader may also read.
     pub translations: Vec<Translation>,
@@ -1361,6 +1363,9 @@ impl Helpdesk {
             audiences: c.audiences.into_iter().collect(),
             locale: c.locale,
             videos: c.videos,
+            files: files::file_links(&c.attachments, &|i, _| {
+                files::published_file_url(&head.id, i)
+            }),
             attachments: c.attachments,
             related: c.related.into_iter().collect(),
             translations,
