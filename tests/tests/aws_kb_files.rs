@@ -1,6 +1,8 @@
 //! Large KB videos on AWS against moto (S3 + DynamoDB): a presigned S3 upload that carries the
 //! file's SHA-256, then the file recorded on a new draft version and served to readers once
-//! published. The S3 blob store's `size` reads a missing key as `None`.
+//! published. The S3 blob store's `digest` reads a missing key as `None`. And the
+//! resolution-time count of linked articles on DynamoDB: once, retries and the sweep count
+//! nothing again.
 //!
 //! Without `HELPDESK_TEST_DYNAMODB_URL` (set by `scripts/test.sh`, which starts moto) these
 //! tests fail rather than pass silently; `HELPDESK_SKIP_AWS_TESTS=1` skips them knowingly.
@@ -10,9 +12,10 @@ use helpdesk_adapters::aws::s3::{self, S3BlobStore};
 use helpdesk_app::inbound::BlobStore;
 use helpdesk_app::kb::files::UploadIntent;
 use helpdesk_app::kb::{ArticleInput, StepInput};
+use helpdesk_app::tickets::{CustomerRef, NewTicket, UpdateTicket};
 use helpdesk_app::{AppError, Helpdesk, SystemClock, UlidGen};
 use helpdesk_domain::kb::KbAction;
-use helpdesk_domain::{Actor, Audience, EmailAddress, Role};
+use helpdesk_domain::{Actor, Audience, EmailAddress, Role, Status};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -205,4 +208,103 @@ async fn a_large_video_goes_straight_to_s3_and_is_recorded_on_a_draft() {
             .await,
         Err(AppError::TooLarge { .. })
     ));
+}
+
+#[tokio::test]
+async fn on_dynamodb_a_resolution_counts_each_linked_article_once() {
+    let Some(url) = moto_url() else { return };
+    let dynamo = dynamodb::connect_local(&url);
+    let table = format!("kbres-{}", unique());
+    create_table(&dynamo, &table).await.expect("table");
+    let h = Helpdesk::new(
+        Arc::new(DynamoTable::new(dynamo, table)),
+        Arc::new(SystemClock),
+        Arc::new(UlidGen::default()),
+    );
+    let admin = Actor::Staff {
+        email: EmailAddress::parse("admin@example.com").expect("e"),
+        role: Role::Admin,
+    };
+    let mut articles = Vec::new();
+    for title in ["Reset the router", "Check the cables"] {
+        let a = h
+            .create_article(
+                &admin,
+                ArticleInput {
+                    title: title.into(),
+                    summary: String::new(),
+                    body: format!("About {title}."),
+                    topic: vec![],
+                    tags: vec![],
+                    audiences: vec![Audience::Internal],
+                    locale: None,
+                    translation_of: None,
+                    videos: vec![],
+                    attachments: None,
+                    related: vec![],
+                    version: None,
+                },
+            )
+            .await
+            .expect("article");
+        articles.push(a.id);
+    }
+    let (ticket, _) = h
+        .create_ticket(
+            &admin,
+            NewTicket {
+                subject: "No internet".into(),
+                body: "The router blinks red.".into(),
+                channel: None,
+                priority: None,
+                category: None,
+                customer: Some(CustomerRef {
+                    email: EmailAddress::parse("lee@example.com").expect("e"),
+                    name: None,
+                    platform_user_id: None,
+                    locale: None,
+                }),
+                department: None,
+                assignee: None,
+                tags: vec![],
+            },
+            None,
+        )
+        .await
+        .expect("ticket");
+    let reference = ticket.id.to_string();
+    for a in &articles {
+        let link = h
+            .link_article_to_ticket(&admin, &reference, a)
+            .await
+            .expect("link");
+        assert!(!link.counted_as_resolved);
+    }
+    let resolve = |status: Status| UpdateTicket {
+        status: Some(status),
+        ..Default::default()
+    };
+    h.update_ticket(&admin, &reference, resolve(Status::Resolved), None)
+        .await
+        .expect("resolve");
+    // The follow-up ran after the commit; running it again (a retry) and the sweep count
+    // nothing twice.
+    assert_eq!(
+        h.count_resolution_links(&ticket.id).await.expect("again"),
+        0
+    );
+    assert_eq!(h.sweep_kb_resolutions(100).await.expect("sweep"), 0);
+    // Saying "resolved" again is no new resolution (reopening is covered in kb_files.rs).
+    h.update_ticket(&admin, &reference, resolve(Status::Resolved), None)
+        .await
+        .expect("resolved again");
+    let stats = h.kb_stats(&admin).await.expect("stats");
+    assert_eq!(stats.totals.resolved_ticket_links, 2);
+    for a in &articles {
+        let s = h
+            .article_feedback_summary(&admin, a)
+            .await
+            .expect("summary");
+        assert_eq!(s.stats.resolved_ticket_links, 1);
+    }
 }
