@@ -10,7 +10,7 @@
 use helpdesk_adapters::aws::dynamodb::{self, create_table, DynamoTable};
 use helpdesk_adapters::aws::s3::{self, S3BlobStore};
 use helpdesk_app::inbound::BlobStore;
-use helpdesk_app::kb::files::UploadIntent;
+use helpdesk_app::kb::files::{FileDelivery, FileUpload, UploadIntent};
 use helpdesk_app::kb::{ArticleInput, StepInput};
 use helpdesk_app::tickets::{CustomerRef, NewTicket, UpdateTicket};
 use helpdesk_app::{AppError, Helpdesk, SystemClock, UlidGen};
@@ -183,12 +183,48 @@ async fn a_large_video_goes_straight_to_s3_and_is_recorded_on_a_draft() {
         )
         .await
         .expect("publish");
+    // Too big for a Lambda response: readers get a presigned S3 link that serves the video.
     let file = helpdesk
         .published_article_file(None, &article.id, "0")
         .await
         .expect("download");
-    assert_eq!(file.bytes.len(), video.len());
-    assert!(file.bytes == video);
+    let FileDelivery::Redirect { url, meta } = file else {
+        panic!("a 6 MiB video is not sent through the function: {file:?}")
+    };
+    assert_eq!(meta.filename, "install.mp4");
+    let resp = client.get(&url).send().await.expect("get");
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("video/mp4")
+    );
+    let body = resp.bytes().await.expect("body");
+    assert_eq!(body.len(), video.len());
+    assert!(body[..] == video[..]);
+    // A small file still comes back as bytes.
+    let small = helpdesk
+        .add_article_file(
+            &agent,
+            &article.id,
+            FileUpload {
+                name: "short.mp4".into(),
+                content_type: "video/mp4".into(),
+                bytes: video[..1024].to_vec(),
+            },
+            None,
+        )
+        .await
+        .expect("small");
+    let delivered = helpdesk
+        .article_version_file(&agent, &article.id, small.latest_version, "short.mp4")
+        .await
+        .expect("small download");
+    assert!(
+        matches!(&delivered, FileDelivery::Bytes(d) if d.bytes[..] == video[..1024]),
+        "{delivered:?}"
+    );
     let page = helpdesk
         .get_published_article(None, &article.id)
         .await

@@ -64,6 +64,24 @@ pub trait BlobStore: Send + Sync {
     async fn presign_put(&self, _upload: &PresignPut) -> Result<Option<PresignedPut>, BlobError> {
         Ok(None)
     }
+
+    /// A time-limited URL from which a client downloads a blob straight from the store (S3: a
+    /// presigned GET whose response carries the given content type and disposition), for files
+    /// too large to pass back through the API function. `None`: serve the bytes.
+    async fn presign_get(&self, _get: &PresignGet) -> Result<Option<String>, BlobError> {
+        Ok(None)
+    }
+}
+
+/// What a presigned download serves.
+#[derive(Debug, Clone)]
+pub struct PresignGet {
+    pub key: String,
+    /// `Content-Type` of the response.
+    pub content_type: String,
+    /// `Content-Disposition` of the response.
+    pub content_disposition: String,
+    pub expires_in: std::time::Duration,
 }
 
 /// What [`BlobStore::digest`] reports.

@@ -12,7 +12,9 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use base64::Engine;
-use helpdesk_app::inbound::{BlobDigest, BlobError, BlobStore, PresignPut, PresignedPut};
+use helpdesk_app::inbound::{
+    BlobDigest, BlobError, BlobStore, PresignGet, PresignPut, PresignedPut,
+};
 use sha2::{Digest, Sha256};
 
 /// An S3 client for a local emulator (moto): fixed region, test credentials, path-style
@@ -258,6 +260,31 @@ impl BlobStore for S3BlobStore {
                 .collect(),
             expires_at,
         }))
+    }
+
+    /// A presigned `GetObject` whose response has the given type and disposition (S3's
+    /// `response-content-type` / `response-content-disposition`, part of the signature).
+    async fn presign_get(&self, get: &PresignGet) -> Result<Option<String>, BlobError> {
+        let key = self.key(&get.key)?;
+        let config = PresigningConfig::expires_in(get.expires_in)
+            .map_err(|e| BlobError(format!("presigning: {e}")))?;
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .response_content_type(&get.content_type)
+            .response_content_disposition(&get.content_disposition)
+            .presigned(config)
+            .await
+            .map_err(|e| {
+                BlobError(format!(
+                    "S3 presign GetObject s3://{}/{key}: {}",
+                    self.bucket,
+                    DisplayErrorContext(&e)
+                ))
+            })?;
+        Ok(Some(presigned.uri().to_string()))
     }
 }
 

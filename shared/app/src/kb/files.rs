@@ -17,16 +17,18 @@
 //!
 //! Downloads: the team reads any version's files ([`Helpdesk::article_version_file`]); everyone
 //! else only the files of the **published** version of an article whose audience they may read
-//! ([`Helpdesk::published_article_file`] — the function the help centre calls too).
+//! ([`Helpdesk::published_article_file`] — the function the help centre calls too). On AWS a
+//! video over 4 MiB comes back as a presigned S3 link ([`FileDelivery::Redirect`]): a Lambda
+//! response carries 6 MB at most.
 
 use super::{render, stale};
 use crate::attachments::{attachment_blob_key, sha256_hex, valid_content_type, AttachmentDownload};
 use crate::directory::require;
-use crate::inbound::{BlobStore, PresignPut, PresignedPut};
+use crate::inbound::{BlobStore, PresignGet, PresignPut, PresignedPut};
 use crate::{AppError, Helpdesk};
 use helpdesk_domain::kb::{
     self, can_author, can_read_drafts, content_matches, Article, ArticleId, AttachmentRef,
-    KbFileKind, KB_FILES_MAX,
+    KbFileKind, KB_FILES_MAX, KB_FILE_MAX,
 };
 use helpdesk_domain::{Actor, AttachmentMeta};
 use serde::{Deserialize, Serialize};
@@ -34,6 +36,18 @@ use std::sync::Arc;
 
 /// How long a presigned upload URL stays valid.
 pub const UPLOAD_URL_TTL_SECS: u64 = 15 * 60;
+
+/// How long a presigned download link stays valid.
+pub const DOWNLOAD_URL_TTL_SECS: u64 = 15 * 60;
+
+/// A download: the bytes (sent with the safe download headers), or — for a video larger than
+/// what one Lambda response carries (6 MB) when the store presigns — a link to fetch it from
+/// the store directly (S3, 15 minutes, served as the video type, inline).
+#[derive(Debug)]
+pub enum FileDelivery {
+    Bytes(AttachmentDownload),
+    Redirect { url: String, meta: AttachmentMeta },
+}
 
 /// A file as it arrives in an upload (multipart from the API or the console).
 #[derive(Debug, Clone)]
@@ -419,10 +433,50 @@ impl Helpdesk {
         ))
     }
 
-    async fn file_bytes(&self, f: &AttachmentRef) -> Result<AttachmentDownload, AppError> {
-        let bytes = self
+    /// The bytes, or for a video larger than what a Lambda response carries a presigned link
+    /// to the store (where the store makes them).
+    async fn deliver(&self, f: &AttachmentRef) -> Result<FileDelivery, AppError> {
+        let blobs = self
             .kb_blobs()
-            .map_err(|_| AppError::NotFound { what: "file" })?
+            .map_err(|_| AppError::NotFound { what: "file" })?;
+        if KbFileKind::of(&f.content_type) == Some(KbFileKind::Video) && f.size > KB_FILE_MAX {
+            let name: String = f
+                .name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let url = blobs
+                .presign_get(&PresignGet {
+                    key: f.blob.clone(),
+                    // Videos only: a type the browser plays and never runs.
+                    content_type: f.content_type.clone(),
+                    content_disposition: format!("inline; filename=\"{name}\""),
+                    expires_in: std::time::Duration::from_secs(DOWNLOAD_URL_TTL_SECS),
+                })
+                .await
+                .map_err(|e| AppError::internal("presigning a download", e))?;
+            if let Some(url) = url {
+                return Ok(FileDelivery::Redirect {
+                    url,
+                    meta: download_meta(f),
+                });
+            }
+        }
+        self.file_bytes(&blobs, f).await.map(FileDelivery::Bytes)
+    }
+
+    async fn file_bytes(
+        &self,
+        blobs: &Arc<dyn BlobStore>,
+        f: &AttachmentRef,
+    ) -> Result<AttachmentDownload, AppError> {
+        let bytes = blobs
             .get(&f.blob)
             .await
             .map_err(|e| AppError::internal("reading an article file", e))?
@@ -442,13 +496,13 @@ impl Helpdesk {
         id: &ArticleId,
         number: u64,
         file: &str,
-    ) -> Result<AttachmentDownload, AppError> {
+    ) -> Result<FileDelivery, AppError> {
         if !can_read_drafts(actor) {
             return Err(AppError::NotFound { what: "article" });
         }
         let v = self.version_or_404(id, number).await?;
         let i = file_index(&v.content.attachments, file)?;
-        self.file_bytes(&v.content.attachments[i]).await
+        self.deliver(&v.content.attachments[i]).await
     }
 
     /// A file (by position or name) of the **published** version of an article this reader
@@ -459,10 +513,10 @@ impl Helpdesk {
         actor: Option<&Actor>,
         id: &ArticleId,
         file: &str,
-    ) -> Result<AttachmentDownload, AppError> {
+    ) -> Result<FileDelivery, AppError> {
         let (_, v, _) = self.readable_live(actor, id).await?;
         let i = file_index(&v.content.attachments, file)?;
-        self.file_bytes(&v.content.attachments[i]).await
+        self.deliver(&v.content.attachments[i]).await
     }
 }
 

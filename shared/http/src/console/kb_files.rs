@@ -232,7 +232,7 @@ pub async fn download(
         .article_version_file(&user.actor, &id, n, &file)
         .await
     {
-        Ok(f) => crate::routes::attachments::file_response(f),
+        Ok(f) => crate::routes::kb_files::delivery_response(f),
         Err(e) => app_error_page(&user, e),
     }
 }

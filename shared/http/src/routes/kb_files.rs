@@ -10,11 +10,28 @@ use crate::problem::Problem;
 use crate::AppState;
 use axum::extract::multipart::MultipartError;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use helpdesk_app::kb::files::{FileUpload, UploadIntent, UploadUrl};
+use helpdesk_app::kb::files::{FileDelivery, FileUpload, UploadIntent, UploadUrl};
 use helpdesk_domain::kb::Article;
+
+/// The response for a KB file: the bytes with the ticket attachments' safe headers, or a
+/// `303 See Other` to a presigned store URL for a large video (AWS).
+pub(crate) fn delivery_response(d: FileDelivery) -> Response {
+    match d {
+        FileDelivery::Bytes(f) => file_response(f),
+        FileDelivery::Redirect { url, .. } => {
+            let mut res = StatusCode::SEE_OTHER.into_response();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                res.headers_mut().insert(header::LOCATION, v);
+            }
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+    }
+}
 
 /// Body limit of the upload routes: the largest file (a video) plus room for the multipart
 /// framing. On AWS the Lambda payload (6 MB) is the real limit: larger videos use a presigned
@@ -177,9 +194,10 @@ pub async fn remove(
 /// customer articles). Files of drafts or newer unpublished versions, of archived articles and
 /// of other audiences' articles are 404. Raster images and plain text are shown in place (and
 /// MP4/WebM videos play); anything else downloads as an opaque file (`nosniff`, sandbox CSP).
+/// On AWS a video over 4 MiB is a `303` to a presigned S3 URL (a Lambda response carries 6 MB).
 #[utoipa::path(get, path = "/api/v1/kb/articles/{id}/files/{file}", tag = "kb",
     params(("id" = String, Path), ("file" = String, Path, description = "Position in the published `attachments` (from 0) or the file name")),
-    responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 303, description = "A large video: fetch it from the presigned store URL in `Location`"), (status = 404, body = Problem)))]
 pub async fn published_file(
     State(s): State<AppState>,
     MaybeCaller(actor): MaybeCaller,
@@ -191,7 +209,7 @@ pub async fn published_file(
         .published_article_file(actor.as_ref(), &id, &file)
         .await
         .map_err(fail)?;
-    Ok(file_response(f))
+    Ok(delivery_response(f))
 }
 
 /// A file of any version, for the team (drafts included).
@@ -212,7 +230,7 @@ pub async fn version_file(
         .article_version_file(&actor, &id, n, &file)
         .await
         .map_err(fail)?;
-    Ok(file_response(f))
+    Ok(delivery_response(f))
 }
 
 /// For a file too large for the API function (on AWS: a video over the Lambda payload): a
