@@ -25,7 +25,54 @@ pub fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
         .map(|v| v.to_string())
 }
 
+/// A `multipart/form-data` body (content type, bytes) with plain fields and at most one file
+/// part named `file`: `(file name, content type, bytes)`.
+pub fn multipart_body(
+    file: Option<(&str, &str, &[u8])>,
+    fields: &[(&str, &str)],
+) -> (String, Vec<u8>) {
+    let boundary = "----helpdesk-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some((name, ct, bytes)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 impl Browser {
+    /// Posts a multipart form (a file upload) with the session cookie.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        file: Option<(&str, &str, &[u8])>,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let (content_type, body) = multipart_body(file, fields);
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(s) = &self.session {
+            req = req.header("cookie", format!("hd_session={s}"));
+        }
+        req.send().await.expect("send")
+    }
+
     pub fn new(app: &TestApp) -> Self {
         Browser {
             client: reqwest::Client::builder()

@@ -183,3 +183,173 @@ async fn authors_write_supervisors_publish_and_tickets_show_suggestions() {
     assert!(html.contains("<mark>"), "{html}");
     assert!(html.contains(&format!("Link to {number}")));
 }
+
+#[tokio::test]
+async fn the_editor_uploads_lists_plays_and_removes_files_without_script() {
+    let app = TestApp::spawn().await;
+    let token = app.agent("ana@example.com");
+    let mut agent = Browser::new(&app);
+    agent.sign_in(&token).await;
+    let csrf = agent.csrf().await;
+    let r = app
+        .post(
+            "/api/v1/kb/articles",
+            &token,
+            json!({ "title": "Pair the remote", "body": "Hold both buttons.\n\n![How to pair](file:pair.webm)", "audiences": ["customers"] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_str().expect("id").to_string();
+    let edit = format!("/app/kb/{id}/edit");
+
+    // The edit page has a plain multipart form (CSRF token inside) and no files yet.
+    let (status, html, _) = agent.get(&edit).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!(
+            "action=\"/app/kb/{id}/files\" enctype=\"multipart/form-data\""
+        )),
+        "{html}"
+    );
+    assert!(html.contains("type=\"file\" name=\"file\""), "{html}");
+    assert!(html.contains("No files yet."));
+
+    // A forged token uploads nothing.
+    let webm: &[u8] = b"\x1a\x45\xdf\xa3webm video bytes";
+    let resp = agent
+        .post_multipart(
+            &format!("/app/kb/{id}/files"),
+            Some(("pair.webm", "video/webm", webm)),
+            &[("_csrf", "forged"), ("version", "1")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = agent
+        .post_multipart(
+            &format!("/app/kb/{id}/files"),
+            Some(("pair.webm", "video/webm", webm)),
+            &[("_csrf", &csrf), ("version", "1")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp).await, format!("{edit}#files-h"));
+
+    // Listed with a download link and a remove button; the download is the file.
+    let (_, html, _) = agent.get(&edit).await;
+    let download = format!("/app/kb/{id}/versions/2/files/0");
+    assert!(html.contains(&format!("href=\"{download}\"")), "{html}");
+    assert!(html.contains(&format!("action=\"/app/kb/{id}/files/0/remove\"")));
+    let (status, bytes, headers) = agent.get(&download).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes.as_bytes(), webm);
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("video/webm")
+    );
+    // The article page plays it where the body refers to it.
+    let (_, html, _) = agent.get(&format!("/app/kb/{id}")).await;
+    assert!(
+        html.contains(&format!(
+            "<video controls preload=\"metadata\" src=\"{download}\""
+        )),
+        "{html}"
+    );
+
+    // The editor's preview knows the article, so the video shows as it will.
+    assert!(html_has_article_field(&agent, &edit, &id).await);
+    let resp = agent
+        .post(
+            "/app/kb/preview",
+            &[
+                ("_csrf", &csrf),
+                ("body", "![Pairing](file:pair.webm)"),
+                ("article", &id),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let preview = resp.text().await.expect("html");
+    assert!(
+        preview.contains(&format!(
+            "<video controls preload=\"metadata\" src=\"{download}\""
+        )),
+        "{preview}"
+    );
+
+    // Saving the text keeps the files.
+    let resp = agent
+        .post(
+            &edit,
+            &[
+                ("_csrf", &csrf),
+                ("title", "Pair the remote"),
+                (
+                    "body",
+                    "Hold both buttons for 5 s.\n\n![How to pair](file:pair.webm)",
+                ),
+                ("audience", "customers"),
+                ("locale", "en"),
+                ("version", "2"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let r = app.get(&format!("/api/v1/kb/articles/{id}"), &token).await;
+    assert_eq!(
+        r.body["article"]["content"]["attachments"][0]["name"],
+        "pair.webm"
+    );
+
+    // Refused files come back to the editor with the reason; a stale form is a conflict.
+    let resp = agent
+        .post_multipart(
+            &format!("/app/kb/{id}/files"),
+            Some(("page.html", "text/html", b"<script>x()</script>")),
+            &[("_csrf", &csrf), ("version", "3")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp
+        .text()
+        .await
+        .expect("html")
+        .contains("text/html is not accepted"));
+    let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+    big.resize(4 * 1024 * 1024 + 10, 0);
+    let resp = agent
+        .post_multipart(
+            &format!("/app/kb/{id}/files"),
+            Some(("big.png", "image/png", &big)),
+            &[("_csrf", &csrf), ("version", "3")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(resp.text().await.expect("html").contains("at most 4 MiB"));
+    let resp = agent
+        .post(
+            &format!("/app/kb/{id}/files/0/remove"),
+            &[("_csrf", &csrf), ("version", "1")],
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+
+    // Remove: the next version has no files.
+    let resp = agent
+        .post(
+            &format!("/app/kb/{id}/files/0/remove"),
+            &[("_csrf", &csrf), ("version", "3")],
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, html, _) = agent.get(&edit).await;
+    assert!(html.contains("No files yet."), "{html}");
+}
+
+async fn html_has_article_field(agent: &Browser, edit: &str, id: &str) -> bool {
+    let (_, html, _) = agent.get(edit).await;
+    html.contains(&format!("name=\"article\" value=\"{id}\""))
+}

@@ -385,6 +385,10 @@ fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
                     tracing::error!(error = %e, "routing resweep failed; the next one catches up")
                 }
             }
+            // KB "linked from a resolved ticket" counts whose follow-up did not finish.
+            if let Err(e) = helpdesk.sweep_kb_resolutions(RESWEEP_LIMIT).await {
+                tracing::error!(error = %e, "KB resolution sweep failed; the next one catches up");
+            }
             if let Some(mail) = helpdesk.mail_settings() {
                 match helpdesk
                     .deliver_pending_mail(chrono::Utc::now(), mail.sender.as_ref())

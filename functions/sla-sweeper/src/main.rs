@@ -98,6 +98,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "routing resweep failed"),
             }
+            // And counts KB links of resolutions whose follow-up did not finish.
+            if let Err(e) = helpdesk.sweep_kb_resolutions(RESWEEP_LIMIT).await {
+                tracing::error!(error = %e, "KB resolution sweep failed");
+            }
             Ok::<_, lambda_runtime::Error>(helpdesk_sla_sweeper::Outcome::Sweep(report))
         }
     }))

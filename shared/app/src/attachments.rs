@@ -49,7 +49,7 @@ pub fn attachment_blob_key(hash: &str) -> String {
     format!("att/{}/{hash}", &hash[..2.min(hash.len())])
 }
 
-fn valid_content_type(ct: &str) -> bool {
+pub(crate) fn valid_content_type(ct: &str) -> bool {
     let Some((t, sub)) = ct.split_once('/') else {
         return false;
     };

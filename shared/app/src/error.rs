@@ -18,6 +18,9 @@ pub enum AppError {
     /// Input that does not parse; `field` names it (a JSON pointer-ish path).
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
+    /// Input over a size limit (an uploaded file); `field` names it. HTTP 413.
+    #[error("{field}: {message}")]
+    TooLarge { field: String, message: String },
     /// Too many requests of this kind from this caller (abuse limits, e.g. KB feedback).
     #[error("rate limited: {0}")]
     RateLimited(&'static str),

@@ -37,6 +37,86 @@ pub struct BlobError(pub String);
 pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), BlobError>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError>;
+
+    /// Size, SHA-256 and first bytes of a stored blob, `None` when there is none. Stores that
+    /// can stream (S3) should, rather than hold a large file in memory.
+    async fn digest(&self, key: &str) -> Result<Option<BlobDigest>, BlobError> {
+        Ok(self.get(key).await?.map(|b| BlobDigest {
+            size: b.len() as u64,
+            sha256_hex: crate::attachments::sha256_hex(&b),
+            head: b.iter().take(BlobDigest::HEAD_LEN).copied().collect(),
+        }))
+    }
+
+    /// Copies a blob to another key (S3: server-side CopyObject). A missing source is an error.
+    async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        let bytes = self
+            .get(from)
+            .await?
+            .ok_or_else(|| BlobError(format!("no blob {from:?} to copy")))?;
+        self.put(to, &bytes).await
+    }
+
+    /// A time-limited URL through which a client uploads exactly these bytes straight into the
+    /// store (S3: a presigned PUT that carries the SHA-256 checksum, so the store refuses other
+    /// bytes). For files too large to pass through the API function. `None`: this store takes
+    /// uploads only through the app (the self-hosted data directory).
+    async fn presign_put(&self, _upload: &PresignPut) -> Result<Option<PresignedPut>, BlobError> {
+        Ok(None)
+    }
+
+    /// A time-limited URL from which a client downloads a blob straight from the store (S3: a
+    /// presigned GET whose response carries the given content type and disposition), for files
+    /// too large to pass back through the API function. `None`: serve the bytes.
+    async fn presign_get(&self, _get: &PresignGet) -> Result<Option<String>, BlobError> {
+        Ok(None)
+    }
+}
+
+/// What a presigned download serves.
+#[derive(Debug, Clone)]
+pub struct PresignGet {
+    pub key: String,
+    /// `Content-Type` of the response.
+    pub content_type: String,
+    /// `Content-Disposition` of the response.
+    pub content_disposition: String,
+    pub expires_in: std::time::Duration,
+}
+
+/// What [`BlobStore::digest`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobDigest {
+    pub size: u64,
+    /// Lower-case hex.
+    pub sha256_hex: String,
+    /// The first [`BlobDigest::HEAD_LEN`] bytes (for file-type signatures).
+    pub head: Vec<u8>,
+}
+
+impl BlobDigest {
+    pub const HEAD_LEN: usize = 64;
+}
+
+/// What a presigned upload is for.
+#[derive(Debug, Clone)]
+pub struct PresignPut {
+    pub key: String,
+    pub content_type: String,
+    pub size: u64,
+    /// SHA-256 of the bytes, lower-case hex.
+    pub sha256_hex: String,
+    pub expires_in: std::time::Duration,
+}
+
+/// How the client uploads: `PUT url` with exactly these headers and the bytes as the body.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PresignedPut {
+    pub method: String,
+    pub url: String,
+    /// Headers the upload must send as given (they are signed).
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub struct InboundConfig {

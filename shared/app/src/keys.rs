@@ -331,6 +331,9 @@ pub const KB_LIVE_PARTITION: &str = "KBLIVE";
 pub const KB_STATS_PARTITION: &str = "KBSTATS";
 /// Articles whose index update failed since the last rebuild.
 pub const KB_REINDEX_PARTITION: &str = "KBREINDEX";
+/// Resolutions whose linked articles are still to be counted (`{ticket id}`): written in the
+/// resolving ticket write, deleted once every link is counted (the minute sweep retries).
+pub const KB_RESOLVED_PARTITION: &str = "KBRESOLVED";
 
 pub fn kb_pk(id: &helpdesk_domain::kb::ArticleId) -> String {
     format!("KB#{id}")

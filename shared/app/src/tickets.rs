@@ -881,11 +881,29 @@ impl Helpdesk {
                 self.clock.now(),
             )?);
         }
+        // A resolution (leaving the open statuses) counts the ticket's linked KB articles: the
+        // marker commits with it, the counting follows (see `kb` "linked from a resolved ticket").
+        let resolved = before.status.is_open() && !ticket.status.is_open();
+        if resolved {
+            ops.push(WriteOp::Put {
+                item: crate::ports::Item::new(
+                    crate::ports::Key::new(keys::KB_RESOLVED_PARTITION, ticket.id.to_string()),
+                    1,
+                    serde_json::json!({ "at": keys::time_key(&self.clock.now()) }),
+                ),
+                condition: Condition::None,
+            });
+        }
         let guard_fields = self.push_guards(&mut ops, guards);
         match self.table.transact(ops).await {
             Ok(()) => {
                 for id in &automated.mail {
                     self.deliver_after_commit(&ticket.id, id).await;
+                }
+                if resolved {
+                    if let Err(e) = self.count_resolution_links(&ticket.id).await {
+                        tracing::warn!(ticket = %ticket.id, error = %e, "counting KB links of a resolution failed; the sweep retries");
+                    }
                 }
                 if let Some(reason) = route_reason {
                     self.enqueue_routing(&ticket.id, reason).await;
@@ -1423,6 +1441,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::Conflict { .. } => 409,
             AppError::RateLimited(_) => 429,
+            AppError::TooLarge { .. } => 413,
             AppError::Validation { .. } | AppError::Rule(_) => 422,
             AppError::Internal { .. } => 500,
         }

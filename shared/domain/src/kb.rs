@@ -330,6 +330,105 @@ pub struct AttachmentRef {
     pub size: u64,
 }
 
+/// What an uploaded article file is, by its declared content type. Only these are accepted:
+/// common documents, raster images (no SVG: it can carry script) and two web video formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KbFileKind {
+    Document,
+    Image,
+    Video,
+}
+
+/// Documents and images: 4 MiB. An upload through the API Lambda travels inside one
+/// invocation payload (6 MB synchronous, with API Gateway base64-encoding binary bodies, so
+/// about 4.4 MiB of file at most); 4 MiB fits it on both runtimes.
+pub const KB_FILE_MAX: u64 = 4 * 1024 * 1024;
+/// Videos (`video/mp4`, `video/webm`): 100 MiB. Self-hosted they upload directly; on AWS a
+/// video over [`KB_FILE_MAX`] cannot pass through the Lambda payload and goes straight to S3
+/// with a presigned upload (see `helpdesk_app::kb::files`).
+pub const KB_VIDEO_MAX: u64 = 100 * 1024 * 1024;
+/// Uploaded files on one article version (documents, images and videos together).
+pub const KB_FILES_MAX: usize = ATTACHMENTS_MAX;
+
+impl KbFileKind {
+    /// The kind of an accepted content type (lower case, no parameters), `None` if refused.
+    pub fn of(content_type: &str) -> Option<KbFileKind> {
+        let kind = match content_type {
+            "application/pdf"
+            | "text/plain"
+            | "text/csv"
+            | "text/markdown"
+            | "application/rtf"
+            | "application/zip"
+            | "application/msword"
+            | "application/vnd.ms-excel"
+            | "application/vnd.ms-powerpoint"
+            | "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            | "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+            | "application/vnd.oasis.opendocument.text"
+            | "application/vnd.oasis.opendocument.spreadsheet"
+            | "application/vnd.oasis.opendocument.presentation" => KbFileKind::Document,
+            "image/png" | "image/jpeg" | "image/gif" | "image/webp" => KbFileKind::Image,
+            "video/mp4" | "video/webm" => KbFileKind::Video,
+            _ => return None,
+        };
+        Some(kind)
+    }
+
+    /// The largest file of this kind, in bytes.
+    pub fn max_bytes(self) -> u64 {
+        match self {
+            KbFileKind::Document | KbFileKind::Image => KB_FILE_MAX,
+            KbFileKind::Video => KB_VIDEO_MAX,
+        }
+    }
+}
+
+/// Whether the first bytes of a file agree with its declared type, for the types that have a
+/// signature (images, videos, PDF, the zip-based office formats). A file that claims to be a
+/// PNG but is HTML is refused rather than stored.
+pub fn content_matches(content_type: &str, head: &[u8]) -> bool {
+    let zip = head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06");
+    match content_type {
+        "image/png" => head.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/jpeg" => head.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/gif" => head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a"),
+        "image/webp" => head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP",
+        "video/mp4" => head.len() >= 8 && &head[4..8] == b"ftyp",
+        "video/webm" => head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]),
+        "application/pdf" => head.starts_with(b"%PDF-"),
+        "application/zip"
+        | "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        | "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+        | "application/vnd.oasis.opendocument.text"
+        | "application/vnd.oasis.opendocument.spreadsheet"
+        | "application/vnd.oasis.opendocument.presentation" => zip,
+        _ => true,
+    }
+}
+
+/// An uploaded file's name: a plain file name (no path), 1-150 characters.
+pub fn parse_file_name(raw: &str) -> Result<String, DomainError> {
+    // Browsers on Windows may send a full path; keep its last part.
+    let name = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
+    if name.is_empty()
+        || name.chars().count() > 150
+        || name.chars().any(char::is_control)
+        || name == "."
+        || name == ".."
+        || name.chars().all(|c| c.is_ascii_digit())
+    {
+        return Err(invalid(
+            "file",
+            "needs a plain file name of 1-150 characters (not only digits)",
+        ));
+    }
+    Ok(name.to_string())
+}
+
 pub const TITLE_MAX: usize = 200;
 pub const SUMMARY_MAX: usize = 500;
 pub const BODY_MAX: usize = 200_000;
@@ -668,8 +767,8 @@ pub struct KbAuditEvent {
     pub id: String,
     pub article_id: ArticleId,
     pub actor: ActorRef,
-    /// created, edited, restored, submit, approve, request_changes, publish, archive,
-    /// commented, index_failed
+    /// created, edited, restored, file_added, file_removed, submit, approve, request_changes,
+    /// publish, archive, commented, linked, index_failed
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
@@ -936,6 +1035,37 @@ mod tests {
         ] {
             assert!(Video::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn file_rules() {
+        assert_eq!(KbFileKind::of("video/mp4"), Some(KbFileKind::Video));
+        assert_eq!(KbFileKind::of("image/png"), Some(KbFileKind::Image));
+        assert_eq!(
+            KbFileKind::of("application/pdf"),
+            Some(KbFileKind::Document)
+        );
+        for bad in [
+            "text/html",
+            "image/svg+xml",
+            "application/javascript",
+            "video/quicktime",
+        ] {
+            assert_eq!(KbFileKind::of(bad), None, "{bad}");
+        }
+        assert!(KbFileKind::Video.max_bytes() > KbFileKind::Document.max_bytes());
+        assert!(content_matches("image/png", b"\x89PNG\r\n\x1a\nrest"));
+        assert!(!content_matches("image/png", b"<html><script>"));
+        assert!(content_matches("video/mp4", b"\0\0\0\x18ftypmp42"));
+        assert!(!content_matches("video/webm", b"\0\0\0\x18ftypmp42"));
+        assert!(content_matches("text/plain", b"anything"));
+        assert_eq!(
+            parse_file_name("C:\\Users\\a\\guide.pdf"),
+            Ok("guide.pdf".into())
+        );
+        assert!(parse_file_name("12").is_err());
+        assert!(parse_file_name("a\nb").is_err());
+        assert!(parse_file_name("dir/").is_err());
     }
 
     #[test]

@@ -120,6 +120,16 @@ impl From<AppError> for Problem {
                 p
             }
             AppError::Validation { field, message } => Problem::validation(field, message),
+            AppError::TooLarge { field, message } => {
+                let mut p = Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-large",
+                    "Too large",
+                    message,
+                );
+                p.field = Some(field);
+                p
+            }
             AppError::RateLimited(why) => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate-limited",

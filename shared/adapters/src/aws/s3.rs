@@ -8,9 +8,14 @@
 use async_trait::async_trait;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use helpdesk_app::inbound::{BlobError, BlobStore};
+use base64::Engine;
+use helpdesk_app::inbound::{
+    BlobDigest, BlobError, BlobStore, PresignGet, PresignPut, PresignedPut,
+};
+use sha2::{Digest, Sha256};
 
 /// An S3 client for a local emulator (moto): fixed region, test credentials, path-style
 /// addressing (`{endpoint}/{bucket}/{key}`: no per-bucket DNS names on a loopback port).
@@ -145,6 +150,152 @@ impl BlobStore for S3BlobStore {
         })?;
         Ok(Some(bytes.into_bytes().to_vec()))
     }
+
+    /// Streams the object through SHA-256: a 100 MiB video never sits in memory whole.
+    async fn digest(&self, key: &str) -> Result<Option<BlobDigest>, BlobError> {
+        let key = self.key(key)?;
+        let mut out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => {
+                return Err(BlobError(format!(
+                    "S3 GetObject s3://{}/{key}: {}",
+                    self.bucket,
+                    DisplayErrorContext(&e)
+                )))
+            }
+        };
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut head = Vec::with_capacity(BlobDigest::HEAD_LEN);
+        while let Some(chunk) = out.body.next().await {
+            let chunk = chunk.map_err(|e| {
+                BlobError(format!(
+                    "S3 GetObject s3://{}/{key} (reading the body): {e}",
+                    self.bucket
+                ))
+            })?;
+            let room = BlobDigest::HEAD_LEN.saturating_sub(head.len());
+            head.extend(chunk.iter().take(room));
+            size += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        Ok(Some(BlobDigest {
+            size,
+            sha256_hex: hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            head,
+        }))
+    }
+
+    /// Server-side CopyObject (no bytes through the function).
+    async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        let (from, to) = (self.key(from)?, self.key(to)?);
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .key(&to)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                BlobError(format!(
+                    "S3 CopyObject s3://{}/{from} → {to}: {}",
+                    self.bucket,
+                    DisplayErrorContext(&e)
+                ))
+            })
+    }
+
+    /// A presigned `PutObject` for exactly this content: type, length and SHA-256 checksum are
+    /// signed headers, and S3 refuses a body whose checksum differs, so the content-addressed
+    /// key cannot end up holding other bytes. (The app also uploads to a staging key and checks
+    /// the digest itself before copying: an emulator or proxy that skips the check changes
+    /// nothing.)
+    async fn presign_put(&self, upload: &PresignPut) -> Result<Option<PresignedPut>, BlobError> {
+        let key = self.key(&upload.key)?;
+        let digest = hex_bytes(&upload.sha256_hex)
+            .ok_or_else(|| BlobError(format!("{:?} is not a SHA-256", upload.sha256_hex)))?;
+        let checksum = base64::engine::general_purpose::STANDARD.encode(digest);
+        let length = i64::try_from(upload.size)
+            .map_err(|_| BlobError(format!("size {} is out of range", upload.size)))?;
+        let config = PresigningConfig::expires_in(upload.expires_in)
+            .map_err(|e| BlobError(format!("presigning: {e}")))?;
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type(&upload.content_type)
+            .content_length(length)
+            .checksum_sha256(checksum)
+            .presigned(config)
+            .await
+            .map_err(|e| {
+                BlobError(format!(
+                    "S3 presign PutObject s3://{}/{key}: {}",
+                    self.bucket,
+                    DisplayErrorContext(&e)
+                ))
+            })?;
+        let expires_at = chrono::Utc::now()
+            + chrono::Duration::from_std(upload.expires_in).unwrap_or(chrono::Duration::zero());
+        Ok(Some(PresignedPut {
+            method: presigned.method().to_string(),
+            url: presigned.uri().to_string(),
+            headers: presigned
+                .headers()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+                .collect(),
+            expires_at,
+        }))
+    }
+
+    /// A presigned `GetObject` whose response has the given type and disposition (S3's
+    /// `response-content-type` / `response-content-disposition`, part of the signature).
+    async fn presign_get(&self, get: &PresignGet) -> Result<Option<String>, BlobError> {
+        let key = self.key(&get.key)?;
+        let config = PresigningConfig::expires_in(get.expires_in)
+            .map_err(|e| BlobError(format!("presigning: {e}")))?;
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .response_content_type(&get.content_type)
+            .response_content_disposition(&get.content_disposition)
+            .presigned(config)
+            .await
+            .map_err(|e| {
+                BlobError(format!(
+                    "S3 presign GetObject s3://{}/{key}: {}",
+                    self.bucket,
+                    DisplayErrorContext(&e)
+                ))
+            })?;
+        Ok(Some(presigned.uri().to_string()))
+    }
+}
+
+fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() != 64 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(test)]

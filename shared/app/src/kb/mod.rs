@@ -2,6 +2,9 @@
 //! feedback and views, search through the [`KbIndex`] port, suggestions, and the
 //! effectiveness numbers.
 //!
+//! Uploaded files (documents, images, videos) are blobs `att/{sha256}` shared with ticket
+//! attachments, recorded on versions: see [`files`].
+//!
 //! | item | pk | sk | indexes |
 //! |---|---|---|---|
 //! | article head | `KB#{id}` | `#ARTICLE` | gsi1 `KBS#{status}`, gsi2 `KBL#{locale}`, gsi3 `KBA` (all `{updated}#{id}`), gsi4 `KBLIVE` / `{id}` while live, gsi5 `KBT#{group}` / `{locale}#{id}` |
@@ -15,12 +18,23 @@
 //! | rate windows | `KBRATE#{who}` | `{kind}#{window}` (TTL) | — |
 //! | deflection claim | `KBDEFL#{session}` | `{article}` (TTL 30 days) | — |
 //! | needs reindex | `KBREINDEX` | `{id}` | — |
+//! | resolution to count (pending) | `KBRESOLVED` | `{ticket}` | — |
+//!
+//! "Linked from a resolved ticket" counts each (article, ticket) pair once: when a ticket
+//! leaves the open statuses (resolved, or closed directly), the ticket write also puts a
+//! `KBRESOLVED` marker; right after the commit every linked article is counted with an
+//! `RLINK#{ticket}` claim (`attribute_not_exists` + `ADD`), then the marker goes. A crash in
+//! between leaves the marker for the minute sweep ([`Helpdesk::sweep_kb_resolutions`]); retries
+//! count nothing twice. Reopening and resolving again does not count an article again (the
+//! number reads "resolved tickets that link this article"), but an article linked since does
+//! count, and so does a link made while the ticket is resolved or closed.
 //!
 //! The search index is fed after each commit (publish → upsert, archive → remove). If that call
 //! fails the write stands, the article is flagged, and `helpdesk reindex` rebuilds everything.
 
 mod browse;
 pub mod diff;
+pub mod files;
 pub mod render;
 
 use crate::directory::require;
@@ -71,8 +85,11 @@ pub struct ArticleInput {
     /// YouTube or Vimeo links; stored as privacy-friendly embed URLs.
     #[serde(default)]
     pub videos: Vec<String>,
+    /// The article's uploaded files (upload them with `POST /kb/articles/{id}/files`).
+    /// Omitted: the files stay as they are. Given: the files to keep, each one already on the
+    /// article (a save can drop or reorder files, not add any).
     #[serde(default)]
-    pub attachments: Vec<AttachmentRef>,
+    pub attachments: Option<Vec<AttachmentRef>>,
     #[serde(default)]
     pub related: Vec<ArticleId>,
     /// For updates: the article's `version` as read (or send `If-Match`). Stale → 409.
@@ -216,6 +233,8 @@ pub struct PublishedArticle {
     pub locale: String,
     pub videos: Vec<Video>,
     pub attachments: Vec<AttachmentRef>,
+    /// The uploaded files with where to download them (same order as `attachments`).
+    pub files: Vec<files::FileLink>,
     pub related: Vec<ArticleId>,
     /// Live translations this reader may also read.
     pub translations: Vec<Translation>,
@@ -503,7 +522,23 @@ impl Helpdesk {
         &self,
         me: Option<ArticleId>,
         input: &ArticleInput,
+        current_files: &[AttachmentRef],
     ) -> Result<ArticleContent, AppError> {
+        let attachments = match &input.attachments {
+            None => current_files.to_vec(),
+            Some(keep) => {
+                if let Some(f) = keep.iter().find(|f| !current_files.contains(f)) {
+                    return Err(AppError::validation(
+                        "attachments",
+                        format!(
+                            "{:?} is not a file of this article; upload files with POST /api/v1/kb/articles/{{id}}/files",
+                            f.name
+                        ),
+                    ));
+                }
+                kb::check_attachments(keep.clone())?
+            }
+        };
         let locale = match input.locale.as_deref().map(str::trim) {
             None | Some("") => "en".to_string(),
             Some(l) => helpdesk_domain::people::parse_locale(l).map_err(|_| {
@@ -542,7 +577,7 @@ impl Helpdesk {
             locale,
             translation_of: translation_of.filter(|g| Some(*g) != me),
             videos: kb::parse_videos(&input.videos)?,
-            attachments: kb::check_attachments(input.attachments.clone())?,
+            attachments,
             related,
         })
     }
@@ -555,7 +590,7 @@ impl Helpdesk {
         input: ArticleInput,
     ) -> Result<Article, AppError> {
         require(can_author(actor), "only the support team writes articles")?;
-        let content = self.content_from_input(None, &input).await?;
+        let content = self.content_from_input(None, &input, &[]).await?;
         let now = self.clock.now();
         let id = ArticleId::from_ulid(self.ids.ulid());
         let article = Article {
@@ -610,8 +645,10 @@ impl Helpdesk {
         if_match: Option<u64>,
     ) -> Result<Article, AppError> {
         require(can_author(actor), "only the support team writes articles")?;
-        let content = self.content_from_input(Some(*id), &input).await?;
         let head = self.article_or_404(id).await?;
+        let content = self
+            .content_from_input(Some(*id), &input, &head.content.attachments)
+            .await?;
         self.save_content(actor, head, content, if_match.or(input.version), None)
             .await
     }
@@ -623,6 +660,21 @@ impl Helpdesk {
         content: ArticleContent,
         expected: Option<u64>,
         restored_from: Option<u64>,
+    ) -> Result<Article, AppError> {
+        self.save_content_as(actor, head, content, expected, restored_from, None)
+            .await
+    }
+
+    /// [`Self::save_content`], audited as `audit` (action and note) when given, e.g. a file
+    /// added or removed.
+    async fn save_content_as(
+        &self,
+        actor: &Actor,
+        head: Article,
+        content: ArticleContent,
+        expected: Option<u64>,
+        restored_from: Option<u64>,
+        audit: Option<(&'static str, String)>,
     ) -> Result<Article, AppError> {
         if let Some(v) = expected {
             if v != head.version {
@@ -644,9 +696,10 @@ impl Helpdesk {
             created_at: now,
             restored_from,
         };
-        let (action, note) = match restored_from {
-            Some(n) => ("restored", Some(format!("from version {n}"))),
-            None => ("edited", None),
+        let (action, note) = match (restored_from, audit) {
+            (Some(n), _) => ("restored", Some(format!("from version {n}"))),
+            (None, Some((action, note))) => (action, Some(note)),
+            (None, None) => ("edited", None),
         };
         self.table
             .transact(vec![
@@ -1121,8 +1174,13 @@ impl Helpdesk {
             .into_iter()
             .filter(|a| a.permitted(actor))
             .collect();
+        let (aid, n) = (article.id, article.latest_version);
         Ok(ArticleView {
-            body_html: render::markdown_to_html(&article.content.body),
+            body_html: render::markdown_with_files(
+                &article.content.body,
+                &article.content.attachments,
+                &|i, _| files::version_file_url(&aid, n, i),
+            ),
             article,
             allowed_actions,
             comments,
@@ -1239,6 +1297,18 @@ impl Helpdesk {
 
     /// A preview of Markdown as readers will see it (the editor's preview).
     pub fn preview_markdown(&self, actor: &Actor, markdown: &str) -> Result<String, AppError> {
+        self.preview_markdown_with_files(actor, markdown, &[], &|_, _| String::new())
+    }
+
+    /// The preview with an article's uploaded files resolved (`url`: where this caller
+    /// downloads file `i`), so `file:` references show as readers will see them.
+    pub fn preview_markdown_with_files(
+        &self,
+        actor: &Actor,
+        markdown: &str,
+        files: &[AttachmentRef],
+        url: &dyn Fn(usize, &AttachmentRef) -> String,
+    ) -> Result<String, AppError> {
         require(can_author(actor), "only the support team writes articles")?;
         if markdown.len() > kb::BODY_MAX {
             return Err(AppError::validation(
@@ -1246,7 +1316,7 @@ impl Helpdesk {
                 format!("must be at most {} bytes", kb::BODY_MAX),
             ));
         }
-        Ok(render::markdown_to_html(markdown))
+        Ok(render::markdown_with_files(markdown, files, url))
     }
 
     // ---- reading (everyone) ----
@@ -1287,12 +1357,17 @@ impl Helpdesk {
             version: v.number,
             title: c.title,
             summary: c.summary,
-            body_html: render::markdown_to_html(&c.body),
+            body_html: render::markdown_with_files(&c.body, &c.attachments, &|i, _| {
+                files::published_file_url(&head.id, i)
+            }),
             topic: c.topic,
             tags: c.tags.into_iter().collect(),
             audiences: c.audiences.into_iter().collect(),
             locale: c.locale,
             videos: c.videos,
+            files: files::file_links(&c.attachments, &|i, _| {
+                files::published_file_url(&head.id, i)
+            }),
             attachments: c.attachments,
             related: c.related.into_iter().collect(),
             translations,
@@ -1641,47 +1716,140 @@ impl Helpdesk {
         }
         let mut counted = false;
         if !ticket.status.is_open() {
-            match self
-                .table
-                .transact(vec![
-                    WriteOp::Put {
-                        item: Item::new(
-                            Key::new(keys::kb_pk(article), format!("RLINK#{tid}")),
-                            1,
-                            link.clone(),
-                        ),
-                        condition: Condition::NotExists,
-                    },
-                    WriteOp::Add {
-                        key: keys::kb_stat_key("rlinks", article),
-                        by: 1,
-                    },
-                    WriteOp::Put {
-                        item: self.kb_audit(
-                            head.id,
-                            actor,
-                            "linked",
-                            head.published_version,
-                            Some(format!("from resolved ticket {}", ticket.number)),
-                            now,
-                        )?,
-                        condition: Condition::NotExists,
-                    },
-                ])
-                .await
-            {
-                Ok(()) => counted = true,
-                Err(TableError::TransactionCancelled { .. } | TableError::ConditionFailed) => {
-                    counted = true
-                }
-                Err(e) => return Err(AppError::storage("linking an article")(e)),
-            }
+            self.count_resolved_link(actor, &head, &ticket).await?;
+            counted = true;
         }
         Ok(LinkOutcome {
             article_id: *article,
             ticket_id: tid,
             counted_as_resolved: counted,
         })
+    }
+
+    /// Counts `article` once as linked from the resolved `ticket` (a claim makes repeats count
+    /// nothing). Returns whether this call counted it.
+    async fn count_resolved_link(
+        &self,
+        actor: &Actor,
+        head: &Article,
+        ticket: &helpdesk_domain::Ticket,
+    ) -> Result<bool, AppError> {
+        let now = self.clock.now();
+        let tid = ticket.id.to_string();
+        let claim = serde_json::json!({
+            "ticket_id": tid,
+            "article_id": head.id.to_string(),
+            "at": time_key(&now),
+        });
+        match self
+            .table
+            .transact(vec![
+                WriteOp::Put {
+                    item: Item::new(
+                        Key::new(keys::kb_pk(&head.id), format!("RLINK#{tid}")),
+                        1,
+                        claim,
+                    ),
+                    condition: Condition::NotExists,
+                },
+                WriteOp::Add {
+                    key: keys::kb_stat_key("rlinks", &head.id),
+                    by: 1,
+                },
+                WriteOp::Put {
+                    item: self.kb_audit(
+                        head.id,
+                        actor,
+                        "linked",
+                        head.published_version,
+                        Some(format!("from resolved ticket {}", ticket.number)),
+                        now,
+                    )?,
+                    condition: Condition::NotExists,
+                },
+            ])
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(TableError::TransactionCancelled { .. } | TableError::ConditionFailed) => Ok(false),
+            Err(e) => Err(AppError::storage("counting a resolved-ticket link")(e)),
+        }
+    }
+
+    /// Counts every article linked to a ticket that has been resolved, then clears the
+    /// ticket's pending marker. Idempotent: run again (a retry, the sweep) it counts nothing
+    /// twice. Returns how many articles this run counted.
+    pub async fn count_resolution_links(
+        &self,
+        ticket: &helpdesk_domain::TicketId,
+    ) -> Result<usize, AppError> {
+        let marker = Key::new(keys::KB_RESOLVED_PARTITION, ticket.to_string());
+        let actor = Actor::System {
+            job: "kb-resolution".into(),
+        };
+        let mut counted = 0;
+        if let Some(t) = self.load_ticket(ticket).await? {
+            let mut cursor = None;
+            loop {
+                let page = self
+                    .table
+                    .query(
+                        &Query::partition(None, keys::kb_ticket_links_partition(ticket))
+                            .limit(100)
+                            .cursor(cursor),
+                    )
+                    .await
+                    .map_err(AppError::storage("reading a ticket's articles"))?;
+                for item in &page.items {
+                    let Ok(id) = ArticleId::parse(&item.key.sk) else {
+                        continue;
+                    };
+                    if let Some(head) = self.load_article(&id).await? {
+                        if self.count_resolved_link(&actor, &head, &t).await? {
+                            counted += 1;
+                        }
+                    }
+                }
+                match page.cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        self.table
+            .delete(&marker, Condition::None)
+            .await
+            .map_err(AppError::storage("clearing a resolution marker"))?;
+        Ok(counted)
+    }
+
+    /// Counts the links of resolutions whose follow-up did not finish (at most `limit`
+    /// tickets per run; the next run continues). Part of the minute sweep.
+    pub async fn sweep_kb_resolutions(&self, limit: usize) -> Result<usize, AppError> {
+        let page = self
+            .table
+            .query(&Query::partition(None, keys::KB_RESOLVED_PARTITION).limit(limit.max(1)))
+            .await
+            .map_err(AppError::storage("listing pending resolutions"))?;
+        let mut counted = 0;
+        for item in &page.items {
+            match helpdesk_domain::TicketId::parse(&item.key.sk) {
+                // One failing ticket does not hold up the others; its marker stays for the
+                // next sweep.
+                Ok(t) => match self.count_resolution_links(&t).await {
+                    Ok(n) => counted += n,
+                    Err(e) => {
+                        tracing::warn!(ticket = %t, error = %e, "counting KB links of a resolution failed; retried next sweep")
+                    }
+                },
+                Err(_) => self
+                    .table
+                    .delete(&item.key, Condition::None)
+                    .await
+                    .map_err(AppError::storage("clearing a resolution marker"))?,
+            }
+        }
+        Ok(counted)
     }
 
     /// The articles linked to a ticket (staff).

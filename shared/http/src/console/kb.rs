@@ -308,6 +308,8 @@ fn editor(
         form.stack.kb-editor method="post" action=(action) {
             (csrf_field(&user.csrf))
             @if let Some(v) = version { input type="hidden" name="version" value=(v); }
+            // Lets the preview resolve the article's uploaded files.
+            @if let Some(id) = action.strip_prefix("/app/kb/").and_then(|r| r.strip_suffix("/edit")) { input type="hidden" name="article" value=(id); }
             label for="kb-title" { "Title" }
             input #kb-title type="text" name="title" value=(title) required maxlength="200";
             label for="kb-summary" { "Summary" }
@@ -327,12 +329,12 @@ fn editor(
             input #kb-translation type="text" name="translation_of" value=(translation_of) placeholder="kb_…";
             label for="kb-body" { "Body (Markdown)" }
             textarea #kb-body name="body" rows="16" required
-                hx-post="/app/kb/preview" hx-trigger="keyup changed delay:600ms, load" hx-target="#kb-preview" hx-include="[name=_csrf]" { (body) }
+                hx-post="/app/kb/preview" hx-trigger="keyup changed delay:600ms, load" hx-target="#kb-preview" hx-include="[name=_csrf], [name=article]" { (body) }
             label for="kb-videos" { "Videos (YouTube or Vimeo links, one per line)" }
             textarea #kb-videos name="videos" rows="2" { (videos) }
             div.row {
                 button.primary type="submit" { "Save as new version" }
-                button type="button" hx-post="/app/kb/preview" hx-include="#kb-body, [name=_csrf]" hx-target="#kb-preview" { "Preview" }
+                button type="button" hx-post="/app/kb/preview" hx-include="#kb-body, [name=_csrf], [name=article]" hx-target="#kb-preview" { "Preview" }
             }
         }
         section.kb-preview aria-labelledby="pv-h" {
@@ -371,7 +373,8 @@ fn input_from_form(form: &FormData) -> Result<ArticleInput, AppError> {
             .transpose()
             .map_err(|e| AppError::validation("translation_of", e.message))?,
         videos: list("videos", '\n'),
-        attachments: Vec::new(),
+        // Files are managed beside the form (upload / remove); a save keeps them.
+        attachments: None,
         related: Vec::new(),
         version: non_empty(form, "version")
             .map(|v| {
@@ -443,7 +446,7 @@ pub async fn edit(
     edit_page(&state, &user, &id, None, None, StatusCode::OK).await
 }
 
-async fn edit_page(
+pub(super) async fn edit_page(
     state: &AppState,
     user: &ConsoleUser,
     id: &ArticleId,
@@ -468,6 +471,7 @@ async fn edit_page(
                 p.meta { (status_badge(v.article.status)) " · version " (v.article.latest_version)
                     @if let Some(live) = v.article.published_version { " · version " (live) " is live and stays live until you publish again" } }
                 (editor(user, &format!("/app/kb/{id}/edit"), Some(&v.article.content), Some(v.article.version), form, error))
+                (super::kb_files::files_section(user, id, v.article.latest_version, v.article.version, &v.article.content.attachments))
             },
         ),
     )
@@ -543,10 +547,26 @@ pub async fn preview(
     if let Err(r) = check_csrf(&state, &user, &form, &headers) {
         return r;
     }
-    match state
-        .helpdesk
-        .preview_markdown(&user.actor, get(&form, "body"))
-    {
+    // In the edit page the preview knows the article, so its files show as they will.
+    let article = match non_empty(&form, "article").map(ArticleId::parse) {
+        Some(Ok(id)) => match state.helpdesk.get_article(&user.actor, &id).await {
+            Ok(v) => Some((id, v.article)),
+            Err(e) => return app_error_page(&user, e),
+        },
+        _ => None,
+    };
+    let result = match &article {
+        Some((id, a)) => state.helpdesk.preview_markdown_with_files(
+            &user.actor,
+            get(&form, "body"),
+            &a.content.attachments,
+            &|i, _| super::kb_files::console_file_url(id, a.latest_version, i),
+        ),
+        None => state
+            .helpdesk
+            .preview_markdown(&user.actor, get(&form, "body")),
+    };
+    match result {
         // Sanitised by the use case (pulldown-cmark, then the shared HTML sanitiser).
         Ok(html) => render(StatusCode::OK, html! { div.kb-body { (PreEscaped(html)) } }),
         Err(e) => render(
@@ -591,6 +611,12 @@ async fn show_page(
     let email = user.email();
     let p = page(user, &email, &a.content.title, "kb");
     let base = format!("/app/kb/{id}");
+    // The body again, with the files pointing at the console's downloads.
+    let body_html = helpdesk_app::kb::render::markdown_with_files(
+        &a.content.body,
+        &a.content.attachments,
+        &|i, _| super::kb_files::console_file_url(id, a.latest_version, i),
+    );
     render(
         status,
         layout(
@@ -615,7 +641,11 @@ async fn show_page(
                     section.kb-article aria-label="Article" {
                         @if !a.content.summary.is_empty() { p.lead { (a.content.summary) } }
                         // Rendered from Markdown and sanitised by the use case.
-                        div.kb-body { (PreEscaped(&v.body_html)) }
+                        div.kb-body { (PreEscaped(&body_html)) }
+                        @if !a.content.attachments.is_empty() {
+                            h2 { "Files" }
+                            (super::kb_files::file_list(user, id, a.latest_version, &a.content.attachments, None))
+                        }
                         @if !a.content.videos.is_empty() {
                             h2 { "Videos" }
                             ul { @for vid in &a.content.videos { li { a href=(vid.watch_url) rel="noopener noreferrer" target="_blank" { (vid.watch_url) } " (embedded as " code { (vid.embed_url) } ")" } } }

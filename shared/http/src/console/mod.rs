@@ -4,6 +4,7 @@
 mod automations;
 mod community;
 mod kb;
+mod kb_files;
 mod mail;
 mod pages;
 mod routing;
@@ -46,6 +47,17 @@ pub fn router() -> Router<AppState> {
         .route("/app/kb/{id}/restore", post(kb::restore))
         .route("/app/kb/{id}/step", post(kb::step))
         .route("/app/kb/{id}/comment", post(kb::comment))
+        .route(
+            "/app/kb/{id}/files",
+            post(kb_files::upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::routes::kb_files::UPLOAD_BODY_MAX,
+            )),
+        )
+        .route("/app/kb/{id}/files/{file}/remove", post(kb_files::remove))
+        .route(
+            "/app/kb/{id}/versions/{number}/files/{file}",
+            get(kb_files::download),
+        )
         .route("/app/tickets/{ticket}/kb-link", post(kb::link))
         .route(
             "/app/tickets/{ticket}/messages/{message}/attachments/{index}",

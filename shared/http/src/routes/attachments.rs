@@ -12,12 +12,19 @@ use helpdesk_app::attachments::AttachmentDownload;
 use helpdesk_app::rethread::MoveMessage;
 use helpdesk_domain::{Message, Ticket};
 
-/// Types a browser may show in place: raster images (not SVG, which can carry script) and plain
-/// text. Everything else downloads as an opaque file.
+/// Types a browser may show in place: raster images (not SVG, which can carry script), plain
+/// text, and MP4/WebM video (played by a `<video>` element; no script either). Everything else
+/// downloads as an opaque file.
 fn shown_inline(content_type: &str) -> bool {
     matches!(
         content_type,
-        "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "text/plain"
+        "image/png"
+            | "image/jpeg"
+            | "image/gif"
+            | "image/webp"
+            | "text/plain"
+            | "video/mp4"
+            | "video/webm"
     )
 }
 

@@ -46,15 +46,15 @@ impl FromRequestParts<AppState> for MaybeCaller {
     }
 }
 
-fn fail(e: impl Into<Problem>) -> Response {
+pub(crate) fn fail(e: impl Into<Problem>) -> Response {
     e.into().into_response()
 }
 
-fn article_id(raw: &str) -> Result<ArticleId, Response> {
+pub(crate) fn article_id(raw: &str) -> Result<ArticleId, Response> {
     ArticleId::parse(raw).map_err(|_| fail(Problem::not_found("article not found")))
 }
 
-fn versioned(status: StatusCode, a: &Article) -> Response {
+pub(crate) fn versioned(status: StatusCode, a: &Article) -> Response {
     (status, [etag(a.version)], Json(a)).into_response()
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod directory;
 pub(crate) mod forums;
 pub(crate) mod inbound;
 pub(crate) mod kb;
+pub(crate) mod kb_files;
 pub(crate) mod routing_rules;
 pub(crate) mod sla;
 pub(crate) mod templates;
@@ -109,6 +110,25 @@ pub fn router(state: AppState) -> Router {
             get(kb::feedback_summary).post(kb::feedback),
         )
         .route("/kb/articles/{id}/views", post(kb::view))
+        .route(
+            "/kb/articles/{id}/files",
+            post(kb_files::upload).layer(axum::extract::DefaultBodyLimit::max(
+                kb_files::UPLOAD_BODY_MAX,
+            )),
+        )
+        .route(
+            "/kb/articles/{id}/files/upload-url",
+            post(kb_files::upload_url),
+        )
+        .route("/kb/articles/{id}/files/uploaded", post(kb_files::uploaded))
+        .route(
+            "/kb/articles/{id}/files/{file}",
+            get(kb_files::published_file).delete(kb_files::remove),
+        )
+        .route(
+            "/kb/articles/{id}/versions/{number}/files/{file}",
+            get(kb_files::version_file),
+        )
         .route("/kb/search", get(kb::search))
         .route("/kb/suggest", get(kb::suggest))
         .route("/kb/preview", post(kb::preview))
