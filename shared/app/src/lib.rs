@@ -11,6 +11,7 @@ pub mod customer_directory;
 pub mod directory;
 pub mod due;
 pub mod error;
+pub mod helpcentre;
 pub mod inbound;
 pub mod kb;
 pub mod keys;

@@ -92,8 +92,10 @@ pub const TRANSITIONS: &[(Status, Status)] = &[
     (Status::InProgress, Status::Assigned),
     (Status::InProgress, Status::Resolved),
     (Status::InProgress, Status::Closed),
-    // Reopen: the customer came back, or the fix did not hold.
+    // Reopen: the customer came back, or the fix did not hold (to its owner, or back to the
+    // queue when nobody owns it).
     (Status::Resolved, Status::InProgress),
+    (Status::Resolved, Status::New),
     (Status::Resolved, Status::Closed),
 ];
 
@@ -326,7 +328,8 @@ impl Ticket {
                     return Err(DomainError::NeedsAssignee(to));
                 }
                 changes.push(change("status", &next.status, &to));
-                if next.status == Status::Resolved && to == Status::InProgress {
+                if next.status == Status::Resolved && matches!(to, Status::InProgress | Status::New)
+                {
                     next.reopen_count += 1;
                 }
                 match to {
