@@ -1117,7 +1117,7 @@ mod tests {
     fn message(kind: MessageKind, id: Option<&str>, minute: i64) -> Message {
         Message {
             id: MessageId::from_ulid(ulid::Ulid::new()),
-            ticket_id: Some(TicketId::from_ulid(ulid::Ulid::nil())),
+            ticket_id: TicketId::from_ulid(ulid::Ulid::nil()),
             kind,
             author: ActorRef {
                 kind: "customer".into(),
