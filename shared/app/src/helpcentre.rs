@@ -135,6 +135,11 @@ impl Helpdesk {
             );
             return Ok(());
         };
+        if config.public_url.is_empty() {
+            // A relative link in an e-mail leads nowhere.
+            tracing::warn!("a sign-in link was asked for, but no public URL is configured");
+            return Ok(());
+        }
         let now = self.clock.now();
         let token = random_b64(TOKEN_BYTES);
         let expires = now.timestamp() + SIGN_IN_LINK_SECS;
