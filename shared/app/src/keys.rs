@@ -16,6 +16,8 @@
 //! | classifier model  | `CLMODEL`        | `#CURRENT`   | — (pointer to the model blob; version = model version) |
 //! | KB article head   | `KB#{id}`        | `#ARTICLE`   | gsi1 status, gsi2 locale, gsi3 all, gsi4 live, gsi5 translations (`kb/mod.rs` lists the other KB items) |
 //! | unrouted marker   | `T#{id}`         | `ROUTE`      | gsi1 `ROUTEQ#{shard}` / `{next check}#{id}` (until routed) |
+//! | help sign-in link | `SIGNIN#{sha256(token)}` | `SIGNIN` | — (TTL a day after expiry; `helpcentre.rs`) |
+//! | help session      | `HSESS#{sha256(id)}` | `HSESS`  | — (TTL at expiry; deleted at sign-out) |
 //!
 //! Routing items (`routing/mod.rs`, `stats.rs`): rules `CFG#routing`/`CFG`, agent loads
 //! `LOAD#agents`/`{email}#open|#weight`, assignment sequence `AG#{email}`/`#LOADSEQ`, round-robin
