@@ -55,7 +55,8 @@ export async function startServer() {
     return { status: r.status, body: text ? JSON.parse(text) : null };
   };
   const stop = () => { child.kill("SIGTERM"); rmSync(data, { recursive: true, force: true }); };
-  return { base, token, admin, api, stop };
+  // `data`: the server's data directory (e.g. its outbox of e-mail, `data/outbox/email/*.eml`).
+  return { base, data, token, admin, api, stop };
 }
 
 export async function axeCheck(page, name) {
