@@ -252,7 +252,8 @@ async fn link_use(
         return forbidden(&ctx);
     }
     if let Some(ip) = ctx.ip {
-        // Guessing a 256-bit token is hopeless; this only keeps the attempts cheap.
+        // Guessing a 256-bit token is hopeless; this only keeps the attempts cheap (so a
+        // storage hiccup here does not stop a customer from signing in).
         let who = short_hash(&ip.to_string());
         if let Err(AppError::RateLimited(_)) = s
             .helpdesk
@@ -619,6 +620,7 @@ async fn reply(
             "The files could not be read. Attach at most 10 files and try again.",
         );
     }
+    // Flood protection per customer; a storage hiccup here does not lose their reply.
     if let Some(c) = &ctx.customer {
         let who = short_hash(c.email.as_str());
         if let Err(AppError::RateLimited(_)) = s
