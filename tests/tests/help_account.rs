@@ -380,6 +380,25 @@ async fn expired_and_forged_links_are_refused() {
         !item.doc.to_string().contains(token),
         "only the hash is stored"
     );
+    // The delivered mail's stored copy (`MAIL#{id}`, id from its Message-ID) keeps no link.
+    let mail = link_mails(&app, "ana@example.com").pop().expect("mail");
+    let id = mail
+        .message_id
+        .trim_matches(|c| c == '<' || c == '>')
+        .strip_prefix("signin.")
+        .and_then(|m| m.split('@').next())
+        .expect("our Message-ID")
+        .to_string();
+    let stored = table
+        .get(&Key::new(format!("MAIL#{id}"), format!("OUT#{id}")))
+        .await
+        .expect("get")
+        .expect("the sent mail is kept until the link expires");
+    assert_eq!(stored.doc["state"], "sent");
+    assert!(
+        !stored.doc.to_string().contains(token),
+        "no link in storage"
+    );
     let now = chrono::Utc::now().timestamp();
     item.doc["expires"] = json!(now - 1);
     let v = item.version;
@@ -774,4 +793,72 @@ async fn my_requests_is_paginated_newest_first() {
     let r = Browser::new(&app).get("/help/tickets").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location(), "/help/signin");
+}
+
+#[tokio::test]
+async fn two_simultaneous_uses_of_a_link_sign_in_once() {
+    let app = TestApp::spawn().await;
+    app.ticket_for(&app.admin(), "ana@example.com", "Hello")
+        .await;
+    Browser::new(&app).ask_link("ana@example.com").await;
+    let link = link_path(&app, "ana@example.com");
+    let (mut one, mut two) = (Browser::new(&app), Browser::new(&app));
+    let c1 = one.get(&link).await.csrf();
+    let c2 = two.get(&link).await.csrf();
+    let (f1, f2) = ([("_csrf", c1.as_str())], [("_csrf", c2.as_str())]);
+    let (a, b) = tokio::join!(one.post(&link, &f1), two.post(&link, &f2));
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [303, 410], "exactly one sign-in");
+    assert_eq!(
+        [&one, &two]
+            .iter()
+            .filter(|b| b.cookies.contains_key("hd_customer"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_link_mail_speaks_the_customers_language() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let r = app
+        .post(
+            "/api/v1/customers",
+            &admin,
+            json!({ "email": "jonas@example.com", "name": "Jonas Weber", "locale": "de-AT" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = app
+        .post(
+            "/api/v1/templates",
+            &admin,
+            json!({ "name": "signin_link", "locale": "de",
+                    "subject": "Ihr Anmeldelink",
+                    "body": "Hallo {{customer.first_name}}, hier ist Ihr Link:" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    // A customer profile without tickets is known too.
+    let mut b = Browser::new(&app);
+    b.ask_link("jonas@example.com").await;
+    let mail = outbox(&app)
+        .into_iter()
+        .find(|m| m.to.iter().any(|t| t.address == "jonas@example.com"))
+        .expect("a mail to Jonas");
+    assert_eq!(mail.subject, "Ihr Anmeldelink");
+    assert!(
+        mail.text.starts_with("Hallo Jonas, hier ist Ihr Link:"),
+        "{}",
+        mail.text
+    );
+    assert!(mail.text.contains(&format!("{}/help/signin/", app.base)));
+    // English (the built-in text) for everyone else.
+    app.ticket_for(&admin, "ana@example.com", "Hello").await;
+    b.ask_link("ana@example.com").await;
+    let mails = link_mails(&app, "ana@example.com");
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].text.starts_with("Hello ana,"), "{}", mails[0].text);
 }

@@ -999,6 +999,11 @@ impl Helpdesk {
         let result = sender.send(&raw, &mail.from.address, &recipients).await;
         let outcome = match result {
             Ok(SentId(provider_id)) => {
+                if mail.kind == OutboundKind::SignInLink {
+                    // Delivered: storage keeps no usable copy of the link.
+                    mail.text = "(sign-in link delivered; not kept)".into();
+                    mail.html = None;
+                }
                 mail.state = DeliveryState::Sent;
                 mail.sent_at = Some(now);
                 mail.provider_id = Some(provider_id);
