@@ -237,30 +237,40 @@ impl Helpdesk {
         Ok(!page.items.is_empty())
     }
 
+    /// The stored link and its state, if it can still be used.
+    async fn usable_link(&self, token: &str) -> Result<(Item, LinkDoc), SignInError> {
+        if !token_shape_ok(token) {
+            return Err(SignInError::Invalid);
+        }
+        let item = self
+            .table
+            .get(&link_key(token))
+            .await
+            .map_err(|e| SignInError::Unavailable(AppError::storage("reading a sign-in link")(e)))?
+            .ok_or(SignInError::Invalid)?;
+        let doc: LinkDoc = from_item(&item).map_err(SignInError::Unavailable)?;
+        if doc.used_at.is_some() {
+            return Err(SignInError::Used);
+        }
+        if doc.expires <= self.clock.now().timestamp() {
+            return Err(SignInError::Expired);
+        }
+        Ok((item, doc))
+    }
+
+    /// Whether a link can still sign in, without using it (the page before the button).
+    pub async fn check_sign_in(&self, token: &str) -> Result<(), SignInError> {
+        self.usable_link(token).await.map(|_| ())
+    }
+
     /// Uses up a sign-in link and opens a session of `session_secs` for its address.
     pub async fn consume_sign_in(
         &self,
         token: &str,
         session_secs: i64,
     ) -> Result<SignedIn, SignInError> {
-        if !token_shape_ok(token) {
-            return Err(SignInError::Invalid);
-        }
-        let key = link_key(token);
-        let item = self
-            .table
-            .get(&key)
-            .await
-            .map_err(|e| SignInError::Unavailable(AppError::storage("reading a sign-in link")(e)))?
-            .ok_or(SignInError::Invalid)?;
-        let mut doc: LinkDoc = from_item(&item).map_err(SignInError::Unavailable)?;
-        if doc.used_at.is_some() {
-            return Err(SignInError::Used);
-        }
+        let (item, mut doc) = self.usable_link(token).await?;
         let now = self.clock.now();
-        if doc.expires <= now.timestamp() {
-            return Err(SignInError::Expired);
-        }
         doc.used_at = Some(now);
         let session_id = random_b64(16);
         let expires = now.timestamp() + session_secs.max(60);

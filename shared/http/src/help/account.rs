@@ -217,11 +217,33 @@ fn invalid_link(ctx: &HelpCtx) -> Response {
     )
 }
 
-async fn link_page(ctx: HelpCtx, Path(token): Path<String>) -> Response {
+fn link_error(ctx: &HelpCtx, e: SignInError) -> Response {
+    match e {
+        SignInError::Invalid => invalid_link(ctx),
+        SignInError::Used => link_problem(
+            ctx,
+            StatusCode::GONE,
+            "This sign-in link was already used",
+            "Each link works once. Ask for a new one to sign in again.",
+        ),
+        SignInError::Expired => link_problem(
+            ctx,
+            StatusCode::GONE,
+            "This sign-in link has expired",
+            "Links work for 20 minutes. Ask for a new one.",
+        ),
+        SignInError::Unavailable(e) => unavailable(ctx, &e),
+    }
+}
+
+async fn link_page(State(s): State<AppState>, ctx: HelpCtx, Path(token): Path<String>) -> Response {
     if !token_shape_ok(&token) {
         return invalid_link(&ctx);
     }
-    // No storage read and no change here: only the button's POST uses the link.
+    // A look, no change: only the button's POST uses the link.
+    if let Err(e) = s.helpdesk.check_sign_in(&token).await {
+        return link_error(&ctx, e);
+    }
     respond(
         StatusCode::OK,
         page(
@@ -274,24 +296,7 @@ async fn link_use(
         .await
     {
         Ok(v) => v,
-        Err(SignInError::Invalid) => return invalid_link(&ctx),
-        Err(SignInError::Used) => {
-            return link_problem(
-                &ctx,
-                StatusCode::GONE,
-                "This sign-in link was already used",
-                "Each link works once. Ask for a new one to sign in again.",
-            )
-        }
-        Err(SignInError::Expired) => {
-            return link_problem(
-                &ctx,
-                StatusCode::GONE,
-                "This sign-in link has expired",
-                "Links work for 20 minutes. Ask for a new one.",
-            )
-        }
-        Err(SignInError::Unavailable(e)) => return unavailable(&ctx, &e),
+        Err(e) => return link_error(&ctx, e),
     };
     // A previous sign-in on this browser ends: one person, one session here.
     if let Some(old) = &ctx.customer {
