@@ -631,6 +631,8 @@ async fn reply_and_reopen_show_in_the_api() {
     assert_eq!(last["attachments"][0]["filename"], "shot.txt");
     let page = ana.get(&format!("/help/tickets/{n}")).await;
     assert!(page.body.contains("Still broken, screenshot attached"));
+    // Both messages are the customer's own (the first logged by an agent, the reply here).
+    assert_eq!(page.body.matches("<strong>You</strong>").count(), 2);
     let file = format!(
         "/help/tickets/{n}/messages/{}/attachments/0",
         last["id"].as_str().expect("id")
@@ -873,4 +875,35 @@ async fn the_link_mail_speaks_the_customers_language() {
     let mails = link_mails(&app, "ana@example.com");
     assert_eq!(mails.len(), 1);
     assert!(mails[0].text.starts_with("Hello ana,"), "{}", mails[0].text);
+}
+
+#[tokio::test]
+async fn people_copied_on_the_mail_show_by_name_not_address() {
+    let app = TestApp::spawn().await;
+    app.ingest_email(
+        "first",
+        b"From: Ana <ana@example.com>\r\nTo: support@helpdesk.localhost\r\nCc: Carl Jones <carl.private@example.com>\r\nSubject: Printer jams\r\nMessage-ID: <a1@mail.example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe printer jams on every page.\r\n",
+    )
+    .await;
+    app.ingest_email(
+        "second",
+        b"From: Carl Jones <carl.private@example.com>\r\nTo: support@helpdesk.localhost\r\nSubject: Re: Printer jams\r\nIn-Reply-To: <a1@mail.example.com>\r\nReferences: <a1@mail.example.com>\r\nMessage-ID: <c1@mail.example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSame here on the second floor.\r\n",
+    )
+    .await;
+    let view = ticket_view(&app, "HD-1").await;
+    assert_eq!(
+        view["messages"].as_array().map(Vec::len),
+        Some(2),
+        "threaded"
+    );
+    let mut ana = signed_in(&app, "ana@example.com").await;
+    let page = ana.get("/help/tickets/HD-1").await;
+    assert!(page.body.contains("Same here on the second floor."));
+    assert!(
+        page.body.contains("<strong>Carl Jones</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<strong>You</strong>"));
+    assert!(!page.body.contains("carl.private@example.com"));
 }

@@ -436,15 +436,19 @@ struct ReplyDraft<'a> {
     body: &'a str,
 }
 
-fn author(m: &Message) -> String {
+fn author(t: &Ticket, m: &Message) -> String {
+    let name = m.author_name.clone().filter(|n| !n.trim().is_empty());
     match m.kind {
+        // Someone the customer copied on their e-mail: by name, never by address.
+        MessageKind::CustomerMessage
+            if m.author.kind == "customer" && m.author.id != t.customer.email.as_str() =>
+        {
+            name.unwrap_or_else(|| "Someone copied on this request".into())
+        }
+        // The customer's words (also when the platform or an agent logging a call wrote them).
         MessageKind::CustomerMessage => "You".to_string(),
         // An agent by display name only, never their address.
-        _ => m
-            .author_name
-            .clone()
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| "Support team".into()),
+        _ => name.unwrap_or_else(|| "Support team".into()),
     }
 }
 
@@ -452,7 +456,7 @@ fn thread_entry(t: &Ticket, m: &Message) -> Markup {
     let ours = m.kind == MessageKind::CustomerMessage;
     html! {
         article.msg.(if ours { "mine" } else { "theirs" }) id={ "m-" (m.id) } {
-            header { strong { (author(m)) } " · " (when(&m.created_at)) }
+            header { strong { (author(t, m)) } " · " (when(&m.created_at)) }
             div.body { (m.body_text) }
             @if !m.attachments.is_empty() {
                 ul.files aria-label="Attachments" {
