@@ -81,6 +81,17 @@ for (const [viewport, size] of VIEWPORTS) {
       assert.equal(last.kind, "customer_message");
       assert.match(last.body_text, /Any news on the parcel/);
 
+      // Resolved by the team: the customer reopens it.
+      const resolved = await s.api("PATCH", `/api/v1/tickets/${number}`, { status: "resolved" });
+      assert.equal(resolved.status, 200);
+      await page.goto(`${s.base}/help/tickets/${number}`);
+      assert.match(await page.locator("p.status").innerText(), /Resolved/);
+      await check(page, "help-ticket-resolved", viewport);
+      await page.getByRole("button", { name: "Reopen" }).click();
+      await page.waitForURL(`${s.base}/help/tickets/${number}`);
+      assert.match(await page.locator("p.status").innerText(), /Received/);
+      assert.equal((await s.api("GET", `/api/v1/tickets/${number}`)).body.ticket.reopen_count, 1);
+
       // Sign out: the requests are no longer reachable.
       await page.getByRole("button", { name: "Sign out" }).click();
       await page.getByRole("heading", { name: "You are signed out" }).waitFor();
