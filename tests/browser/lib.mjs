@@ -55,6 +55,7 @@ export async function startServer() {
     return { status: r.status, body: text ? JSON.parse(text) : null };
   };
   const stop = () => { child.kill("SIGTERM"); rmSync(data, { recursive: true, force: true }); };
+  // `data`: the server's data directory (e.g. its outbox of e-mail, `data/outbox/email/*.eml`).
   return { base, data, token, admin, api, stop };
 }
 

@@ -503,8 +503,8 @@ async fn updates_follow_the_workflow_and_refuse_stale_versions() {
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 409]);
 
-    // Illegal transition: assigned → new with an assignee is fine via unassign, but resolved →
-    // new is not in the table; closed is final.
+    // Illegal transition: resolved → assigned is not in the table (reopening goes to
+    // in_progress with an owner, or back to new); closed is final.
     let r = app
         .patch(&path, &ana, json!({ "status": "resolved" }), None)
         .await;
@@ -518,7 +518,7 @@ async fn updates_follow_the_workflow_and_refuse_stale_versions() {
         r.body["type"],
         "https://helpdesk.dev/problems/invalid-transition"
     );
-    assert_eq!(r.body["allowed"], json!(["in_progress", "closed"]));
+    assert_eq!(r.body["allowed"], json!(["in_progress", "new", "closed"]));
     let r = app
         .patch(&path, &ana, json!({ "status": "closed" }), None)
         .await;

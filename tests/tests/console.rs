@@ -262,14 +262,14 @@ async fn list_detail_stale_edit_and_board_moves() {
     let r = b
         .post(
             &format!("/app/tickets/{id}/move"),
-            &[("status", "new")],
+            &[("status", "assigned")],
             &accept,
         )
         .await;
     assert_eq!(
         r.status(),
         StatusCode::UNPROCESSABLE_ENTITY,
-        "resolved → new is not a workflow move"
+        "resolved → assigned is not a workflow move"
     );
     let r = b
         .post(

@@ -18,6 +18,8 @@
 //! | unrouted marker   | `T#{id}`         | `ROUTE`      | gsi1 `ROUTEQ#{shard}` / `{next check}#{id}` (until routed) |
 //! | forum category    | `FCAT#{slug}`    | `#CAT`       | gsi1 `FCATS` / `{order}#{slug}` |
 //! | forum topic       | `FT#{id}`        | `#TOPIC`     | gsi1 `FTC#{category}` (`FTCH#` when hidden) / `{pinned}#{activity}#{id}`, gsi3 `FTALL` (`forums.rs` lists the other forum items) |
+//! | help sign-in link | `SIGNIN#{sha256(token)}` | `SIGNIN` | — (TTL a day after expiry; `helpcentre.rs`) |
+//! | help session      | `HSESS#{sha256(id)}` | `HSESS`  | — (TTL at expiry; deleted at sign-out) |
 //!
 //! Routing items (`routing/mod.rs`, `stats.rs`): rules `CFG#routing`/`CFG`, agent loads
 //! `LOAD#agents`/`{email}#open|#weight`, assignment sequence `AG#{email}`/`#LOADSEQ`, round-robin

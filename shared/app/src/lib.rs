@@ -13,6 +13,7 @@ pub mod due;
 pub mod error;
 pub mod forums;
 pub mod help_requests;
+pub mod helpcentre;
 pub mod inbound;
 pub mod kb;
 pub mod keys;

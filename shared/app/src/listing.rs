@@ -92,6 +92,33 @@ impl Helpdesk {
         mut filter: TicketFilter,
     ) -> Result<TicketPage, AppError> {
         filter.limit = filter.limit.clamp(1, LIST_LIMIT_MAX);
+        // The platform lists for one customer: the one it acts for, else the one it filters on
+        // (which then counts as the one it acts for, e.g. for a ticket number in `q`).
+        let platform_actor;
+        let actor = match actor {
+            Actor::Platform {
+                client_id,
+                on_behalf_of,
+            } => {
+                let named = on_behalf_of.clone().or_else(|| filter.customer.clone());
+                if let (Some(n), Some(c)) = (&named, &filter.customer) {
+                    if n != c {
+                        return Ok(TicketPage {
+                            items: Vec::new(),
+                            next_cursor: None,
+                            storage_queries: 0,
+                        });
+                    }
+                }
+                filter.customer = named.clone();
+                platform_actor = Actor::Platform {
+                    client_id: client_id.clone(),
+                    on_behalf_of: named,
+                };
+                &platform_actor
+            }
+            other => other,
+        };
         match actor {
             Actor::Customer { email } => {
                 // Customers list only their own tickets, whatever they ask for.

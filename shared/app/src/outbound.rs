@@ -18,6 +18,7 @@
 //! |---|---|---|---|
 //! | outbound mail | `T#{ticket}` | `OUT#{ulid}` (a reply's ULID is its message's) | gsi1 `MAILQ#{shard}` / `{next attempt}#{ticket}#{ulid}` while pending or sending |
 //! | auto-acknowledgement claim (one per sender, the last hour) | `ACK#{email}` | `LAST` | — (TTL an hour after the ack) |
+//! | outbound mail of no ticket (help-centre sign-in link) | `MAIL#{ulid}` | `OUT#{ulid}` | gsi1 as above (`-` for the ticket); TTL `expires_at` |
 
 use crate::inbound::mid_key;
 use crate::keys::{self, from_item, to_doc};
@@ -105,6 +106,8 @@ pub enum OutboundKind {
     SlaAlert,
     /// A notice to supervisors that routing escalated the ticket.
     Escalation,
+    /// A help-centre sign-in link (no ticket; expires with the link).
+    SignInLink,
 }
 
 impl OutboundKind {
@@ -118,6 +121,7 @@ impl OutboundKind {
             OutboundKind::StatusUpdate => "Status update",
             OutboundKind::SlaAlert => "SLA alert (to the team)",
             OutboundKind::Escalation => "Escalation notice",
+            OutboundKind::SignInLink => "Sign-in link",
         }
     }
 }
@@ -135,7 +139,9 @@ pub struct Quote {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundMail {
     pub id: String,
-    pub ticket_id: TicketId,
+    /// The ticket the mail belongs to; `None` for mail about no ticket (sign-in links).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<TicketId>,
     /// The reply this mail carries; `None` for acknowledgements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<helpdesk_domain::MessageId>,
@@ -176,6 +182,10 @@ pub struct OutboundMail {
     /// Files sent with the message; their bytes are read from the blob store at delivery.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<helpdesk_domain::AttachmentMeta>,
+    /// When the mail (and its item) stops mattering: it is not sent later, and the stored text
+    /// goes with it (a sign-in link must not outlive its validity in storage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
 }
 
 /// An outbound mail as agents see it in the ticket view.
@@ -237,19 +247,46 @@ fn ack_claim_key(email: &EmailAddress) -> Key {
     Key::new(format!("ACK#{email}"), "LAST")
 }
 
+/// Where a mail of no ticket is stored (its own partition).
+fn standalone_key(id: &str) -> Key {
+    Key::new(format!("MAIL#{id}"), outbound_sk(id))
+}
+
+fn mail_key(mail: &OutboundMail) -> Key {
+    match &mail.ticket_id {
+        Some(t) => outbound_key(t, &mail.id),
+        None => standalone_key(&mail.id),
+    }
+}
+
+/// The delivery-queue shard: the ticket's, or (no ticket) one from the mail's id.
+fn mail_shard(mail: &OutboundMail) -> u32 {
+    match &mail.ticket_id {
+        Some(t) => crate::sla::shard_of(t),
+        None => {
+            mail.id.bytes().fold(0x811c_9dc5u32, |h, b| {
+                (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+            }) % crate::sla::SHARDS
+        }
+    }
+}
+
 fn outbound_item(mail: &OutboundMail, version: u64) -> Result<Item, AppError> {
-    let mut item = Item::new(
-        outbound_key(&mail.ticket_id, &mail.id),
-        version,
-        to_doc(mail)?,
-    );
+    let mut item = Item::new(mail_key(mail), version, to_doc(mail)?);
     if matches!(mail.state, DeliveryState::Pending | DeliveryState::Sending) {
         let due = mail.next_attempt_at.unwrap_or(mail.created_at);
+        let ticket = mail
+            .ticket_id
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "-".into());
         item = item.with_index(
             Index::Gsi1,
-            queue_partition(crate::sla::shard_of(&mail.ticket_id)),
-            format!("{}#{}#{}", keys::time_key(&due), mail.ticket_id, mail.id),
+            queue_partition(mail_shard(mail)),
+            format!("{}#{ticket}#{}", keys::time_key(&due), mail.id),
         );
+    }
+    if let Some(t) = mail.expires_at {
+        item = item.expiring_at(t.timestamp());
     }
     Ok(item)
 }
@@ -547,7 +584,7 @@ impl Helpdesk {
         reply.email_message_id = Some(message_id.clone());
         let mail = OutboundMail {
             id,
-            ticket_id: ticket.id,
+            ticket_id: Some(ticket.id),
             message_id: Some(reply.id),
             kind: OutboundKind::Reply,
             state: DeliveryState::Pending,
@@ -570,6 +607,7 @@ impl Helpdesk {
             references,
             auto_submitted: false,
             attachments: reply.attachments.clone(),
+            expires_at: None,
         };
         let ops = vec![
             WriteOp::Put {
@@ -650,7 +688,7 @@ impl Helpdesk {
             .filter(|m| !m.is_empty() && !m.ends_with("@helpdesk.invalid"));
         let mail = OutboundMail {
             id,
-            ticket_id: ticket.id,
+            ticket_id: Some(ticket.id),
             message_id: None,
             kind: OutboundKind::AutoAck,
             state: DeliveryState::Pending,
@@ -673,6 +711,7 @@ impl Helpdesk {
             in_reply_to,
             auto_submitted: true,
             attachments: Vec::new(),
+            expires_at: None,
         };
         let ops = vec![
             WriteOp::Put {
@@ -724,7 +763,7 @@ impl Helpdesk {
         let message_id = bare_id(&settings.signer.message_id_for(&ticket.id.to_string(), &id));
         let mail = OutboundMail {
             id: id.clone(),
-            ticket_id: ticket.id,
+            ticket_id: Some(ticket.id),
             message_id: None,
             kind,
             state: DeliveryState::Pending,
@@ -747,6 +786,7 @@ impl Helpdesk {
             references: Vec::new(),
             auto_submitted: true,
             attachments: Vec::new(),
+            expires_at: None,
         };
         let ops = vec![
             WriteOp::Put {
@@ -834,7 +874,7 @@ impl Helpdesk {
             .collect();
         let mail = OutboundMail {
             id,
-            ticket_id: ticket.id,
+            ticket_id: Some(ticket.id),
             message_id: None,
             kind: OutboundKind::Escalation,
             state: DeliveryState::Pending,
@@ -857,6 +897,7 @@ impl Helpdesk {
             references: Vec::new(),
             auto_submitted: true,
             attachments: Vec::new(),
+            expires_at: None,
         };
         let op = WriteOp::Put {
             item: outbound_item(&mail, 1)?,
@@ -872,12 +913,27 @@ impl Helpdesk {
         ticket: &TicketId,
         id: &str,
     ) -> Option<MessageDelivery> {
+        self.deliver_now(&outbound_key(ticket, id)).await
+    }
+
+    /// Queues a mail about no ticket (a sign-in link) and delivers it at once; a failed send
+    /// stays queued for the sweep until the mail's `expires_at`.
+    pub(crate) async fn send_standalone(&self, mail: &OutboundMail) -> Result<(), AppError> {
+        self.table
+            .put(outbound_item(mail, 1)?, Condition::NotExists)
+            .await
+            .map_err(AppError::storage("queueing a mail"))?;
+        self.deliver_now(&standalone_key(&mail.id)).await;
+        Ok(())
+    }
+
+    async fn deliver_now(&self, key: &Key) -> Option<MessageDelivery> {
         let settings = self.mail.clone()?;
         let now = self.clock.now();
         let result = async {
             let item = self
                 .table
-                .get(&outbound_key(ticket, id))
+                .get(key)
                 .await
                 .map_err(AppError::storage("reading an outbound mail"))?
                 .ok_or(AppError::NotFound {
@@ -890,7 +946,7 @@ impl Helpdesk {
         match result {
             Ok((_, mail)) => Some(mail.delivery()),
             Err(e) => {
-                tracing::warn!(error = %e, ticket = %ticket, "outbound mail stays queued for the next sweep");
+                tracing::warn!(error = %e, mail = %key.sk, "outbound mail stays queued for the next sweep");
                 None
             }
         }
@@ -943,6 +999,11 @@ impl Helpdesk {
         let result = sender.send(&raw, &mail.from.address, &recipients).await;
         let outcome = match result {
             Ok(SentId(provider_id)) => {
+                if mail.kind == OutboundKind::SignInLink {
+                    // Delivered: storage keeps no usable copy of the link.
+                    mail.text = "(sign-in link delivered; not kept)".into();
+                    mail.html = None;
+                }
                 mail.state = DeliveryState::Sent;
                 mail.sent_at = Some(now);
                 mail.provider_id = Some(provider_id);
@@ -972,10 +1033,10 @@ impl Helpdesk {
         };
         match outcome {
             DeliveryOutcome::Failed => {
-                tracing::error!(ticket = %mail.ticket_id, mail = %mail.id, error = ?mail.last_error, "outbound mail failed for good")
+                tracing::error!(ticket = ?mail.ticket_id, mail = %mail.id, error = ?mail.last_error, "outbound mail failed for good")
             }
             DeliveryOutcome::Retrying => {
-                tracing::warn!(ticket = %mail.ticket_id, mail = %mail.id, attempts = mail.attempts, error = ?mail.last_error, "outbound mail will be retried")
+                tracing::warn!(ticket = ?mail.ticket_id, mail = %mail.id, attempts = mail.attempts, error = ?mail.last_error, "outbound mail will be retried")
             }
             _ => {}
         }
@@ -990,7 +1051,7 @@ impl Helpdesk {
             Ok(()) => Ok((outcome, mail)),
             Err(TableError::ConditionFailed) => {
                 // Our lease ran out and someone else claimed the mail meanwhile.
-                tracing::warn!(ticket = %mail.ticket_id, mail = %mail.id, "outbound mail was reclaimed while being sent");
+                tracing::warn!(ticket = ?mail.ticket_id, mail = %mail.id, "outbound mail was reclaimed while being sent");
                 Ok((DeliveryOutcome::Skipped, mail))
             }
             Err(e) => Err(AppError::storage("recording an outbound mail's delivery")(
@@ -1140,7 +1201,7 @@ mod tests {
     fn the_html_part_is_escaped_text() {
         let mail = OutboundMail {
             id: "01".into(),
-            ticket_id: TicketId::from_ulid(ulid::Ulid::nil()),
+            ticket_id: Some(TicketId::from_ulid(ulid::Ulid::nil())),
             message_id: None,
             kind: OutboundKind::Reply,
             state: DeliveryState::Pending,
@@ -1166,6 +1227,7 @@ mod tests {
             references: Vec::new(),
             auto_submitted: false,
             attachments: Vec::new(),
+            expires_at: None,
         };
         let email = mail.to_email();
         let html = email.html.expect("html");

@@ -442,11 +442,17 @@ impl Helpdesk {
                     false,
                 )
             }
-            Actor::Platform { .. } => {
+            Actor::Platform { on_behalf_of, .. } => {
                 let c = input
                     .customer
                     .clone()
                     .ok_or_else(|| AppError::validation("customer", "is required"))?;
+                if on_behalf_of.as_ref().is_some_and(|o| *o != c.email) {
+                    return Err(AppError::validation(
+                        "customer.email",
+                        "must be the customer named in On-Behalf-Of",
+                    ));
+                }
                 if c.platform_user_id
                     .as_deref()
                     .map(str::trim)

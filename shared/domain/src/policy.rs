@@ -11,8 +11,13 @@ pub enum Actor {
     Customer { email: EmailAddress },
     /// A team member.
     Staff { email: EmailAddress, role: Role },
-    /// The platform's backend, acting on behalf of its users (in-app channel).
-    Platform { client_id: String },
+    /// The platform's backend, acting on behalf of its users (in-app channel). It reads and
+    /// writes an existing ticket only while naming that ticket's customer (`on_behalf_of`), so a
+    /// user id mix-up in the platform cannot show one user another's tickets.
+    Platform {
+        client_id: String,
+        on_behalf_of: Option<EmailAddress>,
+    },
     /// The product itself (sweeps, routing).
     System { job: String },
 }
@@ -46,7 +51,7 @@ impl Actor {
                 kind: role.as_str().into(),
                 id: email.to_string(),
             },
-            Actor::Platform { client_id } => ActorRef {
+            Actor::Platform { client_id, .. } => ActorRef {
                 kind: "platform".into(),
                 id: client_id.clone(),
             },
@@ -60,7 +65,10 @@ impl Actor {
     pub fn can_read_ticket(&self, ticket: &Ticket) -> bool {
         match self {
             Actor::Customer { email } => ticket.customer.email == *email,
-            Actor::Staff { .. } | Actor::Platform { .. } | Actor::System { .. } => true,
+            Actor::Platform { on_behalf_of, .. } => {
+                on_behalf_of.as_ref() == Some(&ticket.customer.email)
+            }
+            Actor::Staff { .. } | Actor::System { .. } => true,
         }
     }
 
@@ -77,8 +85,10 @@ impl Actor {
         match (self, kind) {
             (Actor::Staff { .. }, MessageKind::PublicReply | MessageKind::InternalNote) => true,
             (Actor::Customer { .. }, MessageKind::CustomerMessage) => self.can_read_ticket(ticket),
-            // The platform and channel adapters (inbound e-mail) post the customer's words.
-            (Actor::Platform { .. } | Actor::System { .. }, MessageKind::CustomerMessage) => true,
+            // The platform (for the customer it names) and channel adapters (inbound e-mail)
+            // post the customer's words.
+            (Actor::Platform { .. }, MessageKind::CustomerMessage) => self.can_read_ticket(ticket),
+            (Actor::System { .. }, MessageKind::CustomerMessage) => true,
             _ => false,
         }
     }
@@ -129,6 +139,21 @@ mod tests {
         assert!(!other.can_post(&t, MessageKind::CustomerMessage));
         assert!(!owner.can_post(&t, MessageKind::InternalNote));
         assert!(!owner.sees_internal());
+    }
+
+    #[test]
+    fn the_platform_reads_only_for_the_customer_it_names() {
+        let t = sample_ticket();
+        let platform = |who: Option<&str>| Actor::Platform {
+            client_id: "app".into(),
+            on_behalf_of: who.map(|e| EmailAddress::parse(e).expect("e")),
+        };
+        assert!(platform(Some("c@example.com")).can_read_ticket(&t));
+        assert!(platform(Some("c@example.com")).can_post(&t, MessageKind::CustomerMessage));
+        assert!(!platform(Some("x@example.com")).can_read_ticket(&t));
+        assert!(!platform(Some("x@example.com")).can_post(&t, MessageKind::CustomerMessage));
+        assert!(!platform(None).can_read_ticket(&t));
+        assert!(!platform(Some("c@example.com")).sees_internal());
     }
 
     #[test]

@@ -92,8 +92,10 @@ pub const TRANSITIONS: &[(Status, Status)] = &[
     (Status::InProgress, Status::Assigned),
     (Status::InProgress, Status::Resolved),
     (Status::InProgress, Status::Closed),
-    // Reopen: the customer came back, or the fix did not hold.
+    // Reopen: the customer came back, or the fix did not hold (to its owner, or back to the
+    // queue when nobody owns it).
     (Status::Resolved, Status::InProgress),
+    (Status::Resolved, Status::New),
     (Status::Resolved, Status::Closed),
 ];
 
@@ -322,11 +324,19 @@ impl Ticket {
                         to,
                     });
                 }
+                // A reopened ticket with an owner goes back to them (in_progress), not the queue.
+                if next.status == Status::Resolved && to == Status::New && next.assignee.is_some() {
+                    return Err(DomainError::InvalidTransition {
+                        from: next.status,
+                        to,
+                    });
+                }
                 if matches!(to, Status::Assigned | Status::InProgress) && next.assignee.is_none() {
                     return Err(DomainError::NeedsAssignee(to));
                 }
                 changes.push(change("status", &next.status, &to));
-                if next.status == Status::Resolved && to == Status::InProgress {
+                if next.status == Status::Resolved && matches!(to, Status::InProgress | Status::New)
+                {
                     next.reopen_count += 1;
                 }
                 match to {
@@ -572,6 +582,34 @@ pub(crate) mod tests {
         .expect("ok");
         assert_eq!(t.reopen_count, 1);
         assert!(t.resolved_at.is_none());
+    }
+
+    #[test]
+    fn an_unowned_resolved_ticket_reopens_to_the_queue() {
+        let mut t = sample_ticket();
+        let resolve = TicketPatch {
+            status: Some(Status::Resolved),
+            ..Default::default()
+        };
+        let reopen = TicketPatch {
+            status: Some(Status::New),
+            ..Default::default()
+        };
+        t.apply(&resolve, now()).expect("resolve");
+        t.apply(&reopen, now()).expect("reopen to new");
+        assert_eq!((t.status, t.reopen_count), (Status::New, 1));
+        assert!(t.resolved_at.is_none());
+        // With an owner it goes back to them instead.
+        t.apply(
+            &TicketPatch {
+                assignee: Some(Some(agent())),
+                ..Default::default()
+            },
+            now(),
+        )
+        .expect("assign");
+        t.apply(&resolve, now()).expect("resolve");
+        assert!(t.apply(&reopen, now()).is_err());
     }
 
     #[test]

@@ -109,6 +109,7 @@ fn actor_from_local(c: &Claims) -> Result<Actor, Problem> {
         "customer" => Ok(Actor::Customer { email: email()? }),
         "platform" => Ok(Actor::Platform {
             client_id: c.sub.clone(),
+            on_behalf_of: None,
         }),
         other => {
             let role =
@@ -135,6 +136,7 @@ pub fn actor_from_cognito(
             .unwrap_or("platform");
         return Ok(Actor::Platform {
             client_id: client.to_string(),
+            on_behalf_of: None,
         });
     }
     let email = claims
@@ -176,6 +178,31 @@ fn cognito_groups(v: Option<&serde_json::Value>) -> Vec<String> {
 /// The authenticated caller of a route.
 pub struct Caller(pub Actor);
 
+/// The header in which the platform names the customer a request is for (in-app channel).
+pub const ON_BEHALF_OF: &str = "on-behalf-of";
+
+/// The platform's `On-Behalf-Of` customer, when the caller is the platform and sent one.
+fn with_on_behalf_of(actor: Actor, parts: &Parts) -> Result<Actor, Problem> {
+    let Actor::Platform { client_id, .. } = actor else {
+        return Ok(actor);
+    };
+    let on_behalf_of = match parts.headers.get(ON_BEHALF_OF) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| EmailAddress::parse(s).ok())
+                .ok_or_else(|| {
+                    Problem::validation(ON_BEHALF_OF, "must be the customer's e-mail address")
+                })?,
+        ),
+    };
+    Ok(Actor::Platform {
+        client_id,
+        on_behalf_of,
+    })
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
@@ -189,7 +216,8 @@ impl FromRequestParts<AppState> for Caller {
                     .extensions
                     .get::<VerifiedClaims>()
                     .ok_or_else(|| Problem::unauthorized("sign in first"))?;
-                actor_from_cognito(&claims.0).map(Caller)
+                let actor = actor_from_cognito(&claims.0)?;
+                with_on_behalf_of(actor, parts).map(Caller)
             }
             AuthConfig::LocalJwt { .. } => {
                 let header = parts
@@ -205,7 +233,8 @@ impl FromRequestParts<AppState> for Caller {
                     .strip_prefix("Bearer ")
                     .or_else(|| header.strip_prefix("bearer "))
                     .ok_or_else(|| Problem::unauthorized("Authorization must be a Bearer token"))?;
-                state.auth.verify_token(token.trim()).map(Caller)
+                let actor = state.auth.verify_token(token.trim())?;
+                with_on_behalf_of(actor, parts).map(Caller)
             }
         }
     }

@@ -372,7 +372,7 @@ fn viewer_hash(actor: Option<&Actor>, visitor: Option<&str>) -> Result<String, A
     let who = match actor {
         Some(Actor::Staff { email, .. } | Actor::Customer { email }) => format!("u:{email}"),
         Some(Actor::System { job }) => format!("s:{job}"),
-        Some(Actor::Platform { client_id }) => match visitor {
+        Some(Actor::Platform { client_id, .. }) => match visitor {
             Some(v) => format!("p:{client_id}:{}", check_token("visitor_id", v)?),
             None => {
                 return Err(AppError::validation(

@@ -8,6 +8,9 @@
 //!   e-mailed sign-in link (`account.rs`); nothing else in the help centre trusts an address
 //!   a visitor typed.
 //!
+//! The cookie alone is not enough: its session must still be stored (`Helpdesk::
+//! help_session_active`), so signing out or expiry ends it everywhere, even for a copied cookie.
+//!
 //! Cookies are `HttpOnly; Secure; SameSite=Lax; Path=/help`: Lax so the e-mailed link (a
 //! top-level navigation from the mail client) arrives with the visitor cookie.
 
@@ -171,8 +174,23 @@ impl FromRequestParts<AppState> for HelpCtx {
             .get::<Visitor>()
             .map(|v| v.0.clone())
             .unwrap_or_else(random_token);
-        let customer =
+        let mut customer =
             cookie(&parts.headers, CUSTOMER_COOKIE).and_then(|c| open_customer(&s.helpdesk, &c));
+        if let Some(c) = &customer {
+            // The seal proves we issued the cookie; the stored session says it was not ended
+            // since (sign-out, expiry). Unreadable storage counts as signed out.
+            let active = s
+                .helpdesk
+                .help_session_active(&c.session_id, &c.email)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "help-centre session check failed");
+                    false
+                });
+            if !active {
+                customer = None;
+            }
+        }
         let languages =
             super::locale::preferred(query_param(parts, "lang").as_deref(), &parts.headers);
         let ip = parts.extensions.get::<crate::ClientIp>().map(|c| c.0);

@@ -98,7 +98,7 @@ pub(crate) fn file_response(download: AttachmentDownload) -> Response {
 #[utoipa::path(
     get, path = "/api/v1/tickets/{ticket}/messages/{message}/attachments/{index}", tag = "tickets",
     security(("bearer" = [])),
-    params(("ticket" = String, Path), ("message" = String, Path), ("index" = usize, Path, description = "Position in the message's `attachments`, from 0")),
+    params(("ticket" = String, Path), ("message" = String, Path), ("index" = usize, Path, description = "Position in the message's `attachments`, from 0"), ("On-Behalf-Of" = Option<String>, Header, description = "Platform only: the customer (e-mail) the request is for; required to read or answer a ticket, which must be theirs")),
     responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 404, body = Problem))
 )]
 pub async fn download(

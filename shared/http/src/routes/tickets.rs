@@ -180,7 +180,7 @@ pub(crate) fn filter_from(params: Vec<(String, String)>) -> Result<TicketFilter,
 
 #[utoipa::path(
     get, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = [])),
-    params(ListParams),
+    params(ListParams, ("On-Behalf-Of" = Option<String>, Header, description = "Platform only: the customer (e-mail) the request is for; required to read or answer a ticket, which must be theirs")),
     responses((status = 200, body = TicketPage), (status = 401, body = Problem), (status = 422, body = Problem))
 )]
 pub async fn list(
@@ -198,7 +198,7 @@ pub async fn list(
 
 #[utoipa::path(
     get, path = "/api/v1/tickets/{ticket}", tag = "tickets", security(("bearer" = [])),
-    params(("ticket" = String, Path, description = "Ticket id (tkt_…) or number (HD-1042)")),
+    params(("ticket" = String, Path, description = "Ticket id (tkt_…) or number (HD-1042)"), ("On-Behalf-Of" = Option<String>, Header, description = "Platform only: the customer (e-mail) the request is for; required to read or answer a ticket, which must be theirs")),
     responses((status = 200, body = TicketView), (status = 404, body = Problem))
 )]
 pub async fn get_one(
@@ -240,7 +240,7 @@ pub struct MessageCreated {
 
 #[utoipa::path(
     post, path = "/api/v1/tickets/{ticket}/messages", tag = "tickets", security(("bearer" = [])),
-    params(("ticket" = String, Path)),
+    params(("ticket" = String, Path), ("On-Behalf-Of" = Option<String>, Header, description = "Platform only: the customer (e-mail) the request is for; required to read or answer a ticket, which must be theirs")),
     request_body = NewMessage,
     responses((status = 201, body = MessageCreated), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem))
 )]
