@@ -569,7 +569,8 @@ mod tests {
         assert!(!can_post(None));
         assert!(can_post(Some(&author)));
         assert!(!can_post(Some(&Actor::Platform {
-            client_id: "p".into()
+            client_id: "p".into(),
+            on_behalf_of: None,
         })));
         assert!(can_moderate(Some(&agent)));
         assert!(!can_moderate(Some(&author)));
