@@ -79,15 +79,21 @@ impl TestApp {
 
     /// The value of a help-centre `hd_customer` cookie for `email`, sealed with this app's link
     /// secret exactly as the e-mailed sign-in link would (tests skip the e-mail round trip).
-    pub fn customer_cookie(&self, email: &str) -> String {
+    pub async fn customer_cookie(&self, email: &str) -> String {
         let (helpdesk, _, _) = helpdesk::open_helpdesk(self.data.path()).expect("open");
         let helpdesk = helpdesk.with_automation(
             helpdesk::automation_config(self.data.path(), &self.base).expect("links"),
         );
+        let email = helpdesk_domain::EmailAddress::parse(email).expect("email");
+        // A stored session, as the e-mailed link opens (the help centre checks it on each page).
+        let signed = helpdesk
+            .start_help_session(&email, 3600)
+            .await
+            .expect("session");
         let customer = helpdesk_http::help::session::HelpCustomer {
-            email: helpdesk_domain::EmailAddress::parse(email).expect("email"),
-            expires: chrono::Utc::now().timestamp() + 3600,
-            session_id: ulid::Ulid::new().to_string(),
+            email,
+            expires: signed.expires,
+            session_id: signed.session_id,
         };
         helpdesk_http::help::session::seal_customer(&helpdesk, &customer).expect("seal")
     }

@@ -36,11 +36,15 @@ impl Visitor {
         let visitor = between(&cookie, "hd_visitor=", ";")
             .expect("value")
             .to_string();
+        let customer = match customer {
+            Some(e) => Some(app.customer_cookie(e).await),
+            None => None,
+        };
         Visitor {
             client,
             base: app.base.clone(),
             visitor,
-            customer: customer.map(|e| app.customer_cookie(e)),
+            customer,
         }
     }
 

@@ -2,7 +2,6 @@
 //! local app (SQLite, the embedded index, the `.eml` outbox), driven like a browser: a visitor
 //! cookie, CSRF tokens read from the pages, forms posted.
 
-use helpdesk_http::help::session::{seal_customer, HelpCustomer};
 use helpdesk_tests::browser::between;
 use helpdesk_tests::TestApp;
 use reqwest::header::HeaderMap;
@@ -121,17 +120,8 @@ impl Visitor {
     }
 
     /// Signs this visitor in as a customer (the cookie the e-mailed link would set).
-    fn sign_in(&mut self, app: &TestApp, email: &str) {
-        let (h, _, _) = helpdesk::open_helpdesk(app.data.path()).expect("open");
-        let h = h.with_automation(
-            helpdesk::automation_config(app.data.path(), &app.base).expect("links key"),
-        );
-        let c = HelpCustomer {
-            email: helpdesk_domain::EmailAddress::parse(email).expect("email"),
-            expires: chrono::Utc::now().timestamp() + 3600,
-            session_id: "test-session".into(),
-        };
-        let sealed = seal_customer(&h, &c).expect("seal");
+    async fn sign_in(&mut self, app: &TestApp, email: &str) {
+        let sealed = app.customer_cookie(email).await;
         self.set_cookie("hd_customer", &sealed);
     }
 }
@@ -343,11 +333,11 @@ async fn business_owner_articles_need_a_signed_in_business_owner() {
     );
 
     let mut customer = Visitor::new(&app);
-    customer.sign_in(&app, "plain@example.com");
+    customer.sign_in(&app, "plain@example.com").await;
     assert_eq!(customer.get(&path).await.status, StatusCode::NOT_FOUND);
 
     let mut boss = Visitor::new(&app);
-    boss.sign_in(&app, "boss@example.com");
+    boss.sign_in(&app, "boss@example.com").await;
     let page = boss.get(&path).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains("Payout schedule for merchants"));
@@ -642,7 +632,7 @@ async fn a_request_becomes_a_web_ticket_with_an_acknowledgement() {
 
     // A signed-in customer's request is theirs, whatever address is typed.
     let mut me = Visitor::new(&app);
-    me.sign_in(&app, "kim@example.com");
+    me.sign_in(&app, "kim@example.com").await;
     let page = me.get("/help/requests/new").await;
     assert!(page.html.contains("value=\"kim@example.com\" readonly"));
     let f3 = RequestForm {

@@ -693,3 +693,67 @@ async fn the_file_routes_are_in_the_openapi_document() {
     assert!(r.body["components"]["schemas"]["UploadUrl"].is_object());
     assert!(r.body["components"]["schemas"]["UploadIntent"].is_object());
 }
+
+#[tokio::test]
+async fn the_help_centre_serves_public_files_without_a_token_and_never_internal_ones() {
+    let app = TestApp::spawn().await;
+    let agent = app.agent("writer@example.com");
+    let public = create(&app, &agent, "Set up the router", &["customers"]).await;
+    let internal = create(&app, &agent, "Escalation contacts", &["internal"]).await;
+    for id in [&public, &internal] {
+        let r = upload(
+            &app,
+            &agent,
+            id,
+            ("guide.pdf", "application/pdf", PDF),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+        publish(&app, id).await;
+    }
+
+    // The article page and the anonymous JSON link files under /help (outside the JWT
+    // authorizer on AWS), and the link works without a token.
+    let page = download(&app, None, &format!("/help/articles/{public}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&page.bytes).to_string();
+    let href = format!("/help/api/kb/articles/{public}/files/0");
+    assert!(html.contains(&href), "the page lists the file: {html}");
+    let json = download(
+        &app,
+        None,
+        &format!("/help/api/kb/articles/{public}/published"),
+    )
+    .await;
+    assert_eq!(json.json()["files"][0]["url"], href.as_str());
+    let f = download(&app, None, &href).await;
+    assert_eq!(f.status, StatusCode::OK);
+    assert_eq!(f.bytes, PDF);
+    assert_eq!(f.header("x-content-type-options"), "nosniff");
+    let by_name = download(
+        &app,
+        None,
+        &format!("/help/api/kb/articles/{public}/files/guide.pdf"),
+    )
+    .await;
+    assert_eq!(by_name.bytes, PDF);
+
+    // An internal article's file is a 404 there, even with a team member's token.
+    for token in [None, Some(agent.as_str())] {
+        let r = download(
+            &app,
+            token,
+            &format!("/help/api/kb/articles/{internal}/files/0"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+    let r = download(
+        &app,
+        None,
+        &format!("/help/api/kb/articles/{public}/files/7"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -311,6 +311,32 @@ impl Helpdesk {
         }
     }
 
+    /// Opens a help-centre session for an address whose ownership the caller has already
+    /// verified (the e-mailed link is the only such path over HTTP; tests and tools use this).
+    pub async fn start_help_session(
+        &self,
+        email: &EmailAddress,
+        session_secs: i64,
+    ) -> Result<SignedIn, AppError> {
+        let session_id = random_b64(16);
+        let expires = self.clock.now().timestamp() + session_secs.max(60);
+        let session = SessionDoc {
+            email: email.clone(),
+            expires,
+        };
+        let item =
+            Item::new(session_key(&session_id), 1, keys::to_doc(&session)?).expiring_at(expires);
+        self.table
+            .put(item, Condition::NotExists)
+            .await
+            .map_err(AppError::storage("opening a help-centre session"))?;
+        Ok(SignedIn {
+            email: email.clone(),
+            session_id,
+            expires,
+        })
+    }
+
     /// Whether a help-centre session is still on (not signed out, not expired) for `email`.
     pub async fn help_session_active(
         &self,

@@ -125,6 +125,7 @@ use crate::routes;
         crate::help::kb::api::feedback,
         crate::help::kb::api::view,
         crate::help::kb::api::deflection,
+        crate::help::kb::api::file,
         routes::kb_files::upload,
         routes::kb_files::remove,
         routes::kb_files::published_file,

@@ -118,9 +118,24 @@ pub fn version_file_url(id: &ArticleId, number: u64, index: usize) -> String {
     format!("/api/v1/kb/articles/{id}/versions/{number}/files/{index}")
 }
 
+/// Where readers download the published version's files: the token API, or the help centre's
+/// anonymous API (outside the JWT authorizer on AWS, signed-in customers by their cookie).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileBase {
+    Api,
+    HelpCentre,
+}
+
 /// The download path of a file of the published version (API).
 pub fn published_file_url(id: &ArticleId, index: usize) -> String {
-    format!("/api/v1/kb/articles/{id}/files/{index}")
+    published_file_url_at(FileBase::Api, id, index)
+}
+
+pub fn published_file_url_at(base: FileBase, id: &ArticleId, index: usize) -> String {
+    match base {
+        FileBase::Api => format!("/api/v1/kb/articles/{id}/files/{index}"),
+        FileBase::HelpCentre => format!("/help/api/kb/articles/{id}/files/{index}"),
+    }
 }
 
 /// Where a presigned upload lands before it is checked: `kbup/{sha256}`. Only after its digest

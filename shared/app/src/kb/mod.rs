@@ -1349,6 +1349,17 @@ impl Helpdesk {
         actor: Option<&Actor>,
         id: &ArticleId,
     ) -> Result<PublishedArticle, AppError> {
+        self.get_published_article_at(actor, id, files::FileBase::Api)
+            .await
+    }
+
+    /// [`Helpdesk::get_published_article`] with file links under `base`.
+    pub async fn get_published_article_at(
+        &self,
+        actor: Option<&Actor>,
+        id: &ArticleId,
+        base: files::FileBase,
+    ) -> Result<PublishedArticle, AppError> {
         let (head, v, audiences) = self.readable_live(actor, id).await?;
         let translations = self.translations(&head, Some(&audiences)).await?;
         let c = v.content;
@@ -1358,7 +1369,7 @@ impl Helpdesk {
             title: c.title,
             summary: c.summary,
             body_html: render::markdown_with_files(&c.body, &c.attachments, &|i, _| {
-                files::published_file_url(&head.id, i)
+                files::published_file_url_at(base, &head.id, i)
             }),
             topic: c.topic,
             tags: c.tags.into_iter().collect(),
@@ -1366,7 +1377,7 @@ impl Helpdesk {
             locale: c.locale,
             videos: c.videos,
             files: files::file_links(&c.attachments, &|i, _| {
-                files::published_file_url(&head.id, i)
+                files::published_file_url_at(base, &head.id, i)
             }),
             attachments: c.attachments,
             related: c.related.into_iter().collect(),

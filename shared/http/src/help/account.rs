@@ -9,15 +9,13 @@
 //!
 //! Every POST checks the visitor's CSRF token first and changes nothing without it.
 
-mod multipart;
-
 use super::layout::{message, page, respond, Meta, Section};
 use super::session::{
     cookie_header, seal_customer, HelpCtx, HelpCustomer, CUSTOMER_COOKIE, CUSTOMER_SESSION_SECONDS,
 };
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -548,7 +546,9 @@ struct ReplyForm {
     unreadable: bool,
 }
 
-fn reply_form(headers: &HeaderMap, body: &[u8]) -> ReplyForm {
+/// Reads the reply form: urlencoded, or multipart with files (axum's multer-based reader; the
+/// body is already in memory and size-limited by the route).
+async fn reply_form(headers: &HeaderMap, body: Bytes) -> ReplyForm {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -559,26 +559,53 @@ fn reply_form(headers: &HeaderMap, body: &[u8]) -> ReplyForm {
         files: Vec::new(),
         unreadable: false,
     };
-    let Some(boundary) = multipart::boundary(ct) else {
-        let fields = form_fields(body);
+    let multipart = ct
+        .split(';')
+        .next()
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("multipart/form-data"));
+    if !multipart {
+        let fields = form_fields(&body);
         form.csrf = field(&fields, "_csrf").to_string();
         form.body = field(&fields, "body").to_string();
         return form;
-    };
-    // The fields plus the files, at most.
-    let Some(parts) = multipart::parse(body, &boundary, REPLY_FILES_MAX + 4) else {
+    }
+    let mut req = axum::extract::Request::new(axum::body::Body::from(body));
+    *req.headers_mut() = headers.clone();
+    let Ok(mut mp) = Multipart::from_request(req, &()).await else {
         form.unreadable = true;
         return form;
     };
-    for p in parts {
-        match (p.name.as_str(), &p.filename) {
-            ("_csrf", None) => form.csrf = String::from_utf8_lossy(&p.data).into_owned(),
-            ("body", None) => form.body = String::from_utf8_lossy(&p.data).into_owned(),
-            ("files", Some(name)) if !(name.is_empty() && p.data.is_empty()) => {
+    // The fields plus the files, at most.
+    let mut parts = 0;
+    loop {
+        let f = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => {
+                form.unreadable = true;
+                break;
+            }
+        };
+        parts += 1;
+        if parts > REPLY_FILES_MAX + 4 {
+            form.unreadable = true;
+            break;
+        }
+        let name = f.name().unwrap_or("").to_string();
+        let filename = f.file_name().map(str::to_string);
+        let content_type = f.content_type().map(str::to_string);
+        let Ok(data) = f.bytes().await else {
+            form.unreadable = true;
+            break;
+        };
+        match (name.as_str(), filename) {
+            ("_csrf", None) => form.csrf = String::from_utf8_lossy(&data).into_owned(),
+            ("body", None) => form.body = String::from_utf8_lossy(&data).into_owned(),
+            ("files", Some(name)) if !(name.is_empty() && data.is_empty()) => {
                 form.files.push(NewAttachment {
-                    filename: name.clone(),
-                    content_type: p.content_type.clone(),
-                    content_base64: base64::engine::general_purpose::STANDARD.encode(&p.data),
+                    filename: name,
+                    content_type,
+                    content_base64: base64::engine::general_purpose::STANDARD.encode(&data),
                 })
             }
             _ => {}
@@ -597,7 +624,7 @@ async fn reply(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = reply_form(&headers, &body);
+    let form = reply_form(&headers, body).await;
     if !ctx.csrf_ok(&form.csrf) {
         return forbidden(&ctx);
     }

@@ -17,6 +17,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use helpdesk_app::kb::files::FileBase;
 use helpdesk_app::kb::{FeedbackInput, LiveArticle, PublishedArticle};
 use helpdesk_app::AppError;
 use helpdesk_domain::kb::{ArticleId, VideoHost};
@@ -670,7 +671,10 @@ async fn localised_article(
     id: &ArticleId,
 ) -> Result<PublishedArticle, AppError> {
     let actor = ctx.actor();
-    let a = s.helpdesk.get_published_article(actor.as_ref(), id).await?;
+    let a = s
+        .helpdesk
+        .get_published_article_at(actor.as_ref(), id, FileBase::HelpCentre)
+        .await?;
     if a.audiences.iter().all(|x| *x == Audience::Internal) {
         return Err(AppError::NotFound { what: "article" });
     }
@@ -682,7 +686,7 @@ async fn localised_article(
             match a.translations.iter().find(|t| t.locale == l) {
                 Some(t) => match s
                     .helpdesk
-                    .get_published_article(actor.as_ref(), &t.article_id)
+                    .get_published_article_at(actor.as_ref(), &t.article_id, FileBase::HelpCentre)
                     .await
                 {
                     Ok(tr) => Ok(tr),
@@ -729,6 +733,14 @@ async fn article(
     remember_language(resp, q.lang.as_deref())
 }
 
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+        b if b >= 1024 => format!("{} KB", b.div_ceil(1024)),
+        b => format!("{b} bytes"),
+    }
+}
+
 async fn render_article(
     s: &AppState,
     ctx: &HelpCtx,
@@ -739,7 +751,11 @@ async fn render_article(
     let actor = ctx.actor();
     let mut related = Vec::new();
     for r in a.related.iter().take(8) {
-        if let Ok(ra) = s.helpdesk.get_published_article(actor.as_ref(), r).await {
+        if let Ok(ra) = s
+            .helpdesk
+            .get_published_article_at(actor.as_ref(), r, FileBase::HelpCentre)
+            .await
+        {
             related.push(ra);
         }
     }
@@ -782,6 +798,16 @@ async fn render_article(
                 }
             }
             div.body { (PreEscaped(&a.body_html)) }
+            @if !a.files.is_empty() {
+                section.files aria-labelledby="files-h" {
+                    h2 #files-h { "Files" }
+                    ul.plain {
+                        @for f in &a.files {
+                            li { a href=(f.url) { (f.name) } " " span.hint { (f.content_type) ", " (human_size(f.size)) } }
+                        }
+                    }
+                }
+            }
             @for (i, v) in a.videos.iter().enumerate() {
                 @if let Some(src) = embed_src(v.host, &v.id) {
                     figure.video-wrap {
@@ -874,7 +900,11 @@ async fn feedback(
         );
     }
     let actor = ctx.actor();
-    let a = match s.helpdesk.get_published_article(actor.as_ref(), &id).await {
+    let a = match s
+        .helpdesk
+        .get_published_article_at(actor.as_ref(), &id, FileBase::HelpCentre)
+        .await
+    {
         Ok(a) => a,
         Err(e) => return error_page(&ctx, &e),
     };

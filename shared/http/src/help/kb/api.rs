@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use helpdesk_app::kb::files::FileBase;
 use helpdesk_app::kb::{
     DeflectionInput, FeedbackInput, KbSearchHit, KbSearchResults, PublishedArticle,
 };
@@ -31,6 +32,28 @@ pub fn router() -> Router<AppState> {
         .route("/help/api/kb/articles/{id}/feedback", post(feedback))
         .route("/help/api/kb/articles/{id}/views", post(view))
         .route("/help/api/kb/deflections", post(deflection))
+        .route("/help/api/kb/articles/{id}/files/{file}", get(file))
+}
+
+/// A file of the live version of a public article (as `/api/v1/kb/articles/{id}/files/{file}`
+/// for an anonymous caller or the signed-in customer): the help centre's article pages link
+/// here, so files and uploaded videos work on AWS without a token.
+#[utoipa::path(get, path = "/help/api/kb/articles/{id}/files/{file}", tag = "kb-public",
+    params(("id" = String, Path), ("file" = String, Path, description = "Position in the published `attachments` (from 0) or the file name")),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 303, description = "A large video: fetch it from the presigned store URL in `Location`"), (status = 404, body = Problem), (status = 429, body = Problem)))]
+pub async fn file(
+    State(s): State<AppState>,
+    ctx: HelpCtx,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, Response> {
+    let id = article_id(&id)?;
+    limited(&s, &ctx, "help-api-read").await?;
+    let f = s
+        .helpdesk
+        .published_article_file(ctx.actor().as_ref(), &id, &file)
+        .await
+        .map_err(fail)?;
+    Ok(crate::routes::kb_files::delivery_response(f))
 }
 
 /// Reads per caller (network address) and minute on the public API.
@@ -83,7 +106,7 @@ pub async fn published(
     let id = article_id(&id)?;
     limited(&s, &ctx, "help-api-read").await?;
     s.helpdesk
-        .get_published_article(ctx.actor().as_ref(), &id)
+        .get_published_article_at(ctx.actor().as_ref(), &id, FileBase::HelpCentre)
         .await
         .map_err(fail)
         .and_then(public_only)
