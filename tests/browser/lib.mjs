@@ -97,12 +97,6 @@ export async function newPage(viewport, size) {
   return { context, page };
 }
 
-/** Whether this build has the help centre's e-mailed sign-in (`/help/signin`). */
-export async function hasHelpSignIn(s) {
-  const r = await fetch(s.base + "/help/signin");
-  return r.status !== 404;
-}
-
 /** Every `.eml` under the server's outbox, newest first. */
 function outboxMail(s) {
   const dir = join(s.data, "outbox");
