@@ -1,6 +1,7 @@
 //! Shared test support: the `Table` conformance suite and the `TestApp` helper that drives the
 //! real router over HTTP. Integration tests live in `tests/tests/`.
 
+pub mod aws;
 pub mod browser;
 pub mod clock;
 pub mod conformance;

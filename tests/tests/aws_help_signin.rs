@@ -16,6 +16,7 @@ use helpdesk_app::tickets::NewTicket;
 use helpdesk_app::{Clock, Helpdesk, UlidGen};
 use helpdesk_domain::{Actor, EmailAddress, Role};
 use helpdesk_mail::{Mailbox, ThreadSigner};
+use helpdesk_tests::aws::{moto_url, unique};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,20 +42,6 @@ impl MailSender for Flaky {
         }
         self.inner.send(raw, from, to).await
     }
-}
-
-fn moto_url() -> Option<String> {
-    if std::env::var("HELPDESK_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("skipping: HELPDESK_SKIP_AWS_TESTS=1");
-        return None;
-    }
-    Some(std::env::var("HELPDESK_TEST_DYNAMODB_URL").expect(
-        "HELPDESK_TEST_DYNAMODB_URL is not set: run the suite with scripts/test.sh, which starts moto",
-    ))
-}
-
-fn unique() -> String {
-    ulid::Ulid::new().to_string().to_lowercase()
 }
 
 /// Tokens of the sign-in links SES was given for `to` (MIME decoded enough: quoted-printable

@@ -13,24 +13,11 @@ use helpdesk_app::inbound::{BlobStore, Outcome};
 use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
 use helpdesk_domain::{Actor, EmailAddress, Role};
 use helpdesk_inbound_email::{handle, InboundSummary, Settings};
+use helpdesk_tests::aws::{moto_url, unique};
 use lambda_runtime::{Context, LambdaEvent};
 use std::sync::Arc;
 
 const THREAD_KEY: &str = "aws-inbound-test-key-0123456789abcdef";
-
-fn moto_url() -> Option<String> {
-    if std::env::var("HELPDESK_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("skipping: HELPDESK_SKIP_AWS_TESTS=1");
-        return None;
-    }
-    Some(std::env::var("HELPDESK_TEST_DYNAMODB_URL").expect(
-        "HELPDESK_TEST_DYNAMODB_URL is not set: run the suite with scripts/test.sh, which starts moto",
-    ))
-}
-
-fn unique() -> String {
-    ulid::Ulid::new().to_string().to_lowercase()
-}
 
 fn admin() -> Actor {
     Actor::Staff {

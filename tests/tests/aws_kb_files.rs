@@ -16,22 +16,9 @@ use helpdesk_app::tickets::{CustomerRef, NewTicket, UpdateTicket};
 use helpdesk_app::{AppError, Helpdesk, SystemClock, UlidGen};
 use helpdesk_domain::kb::KbAction;
 use helpdesk_domain::{Actor, Audience, EmailAddress, Role, Status};
+use helpdesk_tests::aws::{moto_url, unique};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-
-fn moto_url() -> Option<String> {
-    if std::env::var("HELPDESK_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("skipping: HELPDESK_SKIP_AWS_TESTS=1");
-        return None;
-    }
-    Some(std::env::var("HELPDESK_TEST_DYNAMODB_URL").expect(
-        "HELPDESK_TEST_DYNAMODB_URL is not set: run the suite with scripts/test.sh, which starts moto",
-    ))
-}
-
-fn unique() -> String {
-    ulid::Ulid::new().to_string().to_lowercase()
-}
 
 fn staff(role: Role) -> Actor {
     Actor::Staff {

@@ -17,24 +17,11 @@ use helpdesk_app::tickets::NewMessage;
 use helpdesk_app::{Clock, Helpdesk, UlidGen};
 use helpdesk_domain::{Actor, DeliveryState, EmailAddress, MessageKind, Role};
 use helpdesk_mail::{Limits, Mailbox, ThreadSigner};
+use helpdesk_tests::aws::{moto_url, unique};
 use helpdesk_tests::clock::FixedClock;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-fn moto_url() -> Option<String> {
-    if std::env::var("HELPDESK_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("skipping: HELPDESK_SKIP_AWS_TESTS=1");
-        return None;
-    }
-    Some(std::env::var("HELPDESK_TEST_DYNAMODB_URL").expect(
-        "HELPDESK_TEST_DYNAMODB_URL is not set: run the suite with scripts/test.sh, which starts moto",
-    ))
-}
-
-fn unique() -> String {
-    ulid::Ulid::new().to_string().to_lowercase()
-}
 
 /// What moto recorded for one SES send: (source, destinations, raw MIME).
 async fn recorded(url: &str, id: &str) -> Option<(String, Vec<String>, String)> {

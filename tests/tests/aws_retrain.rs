@@ -12,23 +12,10 @@ use helpdesk_app::inbound::BlobStore;
 use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
 use helpdesk_domain::{Actor, EmailAddress, Role};
 use helpdesk_sla_sweeper::{Outcome, RetrainSummary};
+use helpdesk_tests::aws::{moto_url, unique};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 use std::sync::Arc;
-
-fn moto_url() -> Option<String> {
-    if std::env::var("HELPDESK_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("skipping: HELPDESK_SKIP_AWS_TESTS=1");
-        return None;
-    }
-    Some(std::env::var("HELPDESK_TEST_DYNAMODB_URL").expect(
-        "HELPDESK_TEST_DYNAMODB_URL is not set: run the suite with scripts/test.sh, which starts moto",
-    ))
-}
-
-fn unique() -> String {
-    ulid::Ulid::new().to_string().to_lowercase()
-}
 
 fn admin() -> Actor {
     Actor::Staff {

@@ -13,22 +13,9 @@ use helpdesk_app::queue::RoutingQueue;
 use helpdesk_app::tickets::{CustomerRef, NewTicket};
 use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
 use helpdesk_domain::{Actor, EmailAddress};
+use helpdesk_tests::aws::{moto_url, unique};
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-fn moto_url() -> Option<String> {
-    if std::env::var("HELPDESK_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("skipping: HELPDESK_SKIP_AWS_TESTS=1");
-        return None;
-    }
-    Some(std::env::var("HELPDESK_TEST_DYNAMODB_URL").expect(
-        "HELPDESK_TEST_DYNAMODB_URL is not set: run the suite with scripts/test.sh, which starts moto",
-    ))
-}
-
-fn unique() -> String {
-    ulid::Ulid::new().to_string().to_lowercase()
-}
 
 /// Receives like the event source mapping does and shapes the records as the Lambda event.
 async fn receive_batch(sqs: &aws_sdk_sqs::Client, url: &str) -> (SqsEvent, Vec<(String, String)>) {

@@ -18,24 +18,11 @@ use helpdesk_app::sla::SlaAlert;
 use helpdesk_app::tickets::{CustomerRef, NewTicket};
 use helpdesk_app::{Helpdesk, UlidGen};
 use helpdesk_domain::{Actor, AgentStatus, EmailAddress, PhoneNumber, Priority, Role};
+use helpdesk_tests::aws::{moto_url, unique};
 use helpdesk_tests::clock::FixedClock;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-fn moto_url() -> Option<String> {
-    if std::env::var("HELPDESK_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("skipping: HELPDESK_SKIP_AWS_TESTS=1");
-        return None;
-    }
-    Some(std::env::var("HELPDESK_TEST_DYNAMODB_URL").expect(
-        "HELPDESK_TEST_DYNAMODB_URL is not set: run the suite with scripts/test.sh, which starts moto",
-    ))
-}
-
-fn unique() -> String {
-    ulid::Ulid::new().to_string().to_lowercase()
-}
 
 /// A phone number no other test (or earlier run against the same moto) uses; `suffix` is its
 /// last two digits (`99` makes moto report it opted out).

@@ -1,0 +1,18 @@
+//! Shared by the tests against the local AWS emulator (moto, started by `scripts/test.sh`).
+
+/// The emulator's URL; `None` (skip) only when `HELPDESK_SKIP_AWS_TESTS=1`. A missing URL is a
+/// failure, not a skip: CI must not pass by silently running nothing.
+pub fn moto_url() -> Option<String> {
+    if std::env::var("HELPDESK_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("skipping: HELPDESK_SKIP_AWS_TESTS=1");
+        return None;
+    }
+    Some(std::env::var("HELPDESK_TEST_DYNAMODB_URL").expect(
+        "HELPDESK_TEST_DYNAMODB_URL is not set: run the suite with scripts/test.sh, which starts moto",
+    ))
+}
+
+/// A fresh suffix for table, bucket and queue names, so tests share one emulator safely.
+pub fn unique() -> String {
+    ulid::Ulid::new().to_string().to_lowercase()
+}
