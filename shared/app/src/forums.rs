@@ -18,6 +18,7 @@
 
 use crate::kb::render::markdown_to_html;
 use crate::ports::{Condition, Index, Item, Key, Query, SortKey, TableError, WriteOp};
+use crate::ratelimit::key_hash;
 use crate::tickets::{CustomerRef, MessageMeta, NewTicket};
 use crate::{keys, AppError, Helpdesk};
 use helpdesk_domain::forum::{
@@ -133,12 +134,6 @@ fn event_item(e: &ForumEvent) -> Result<Item, AppError> {
         1,
         keys::to_doc(e)?,
     ))
-}
-
-fn sha256_short(s: &str) -> String {
-    let mut h = crate::attachments::sha256_hex(s.as_bytes());
-    h.truncate(32);
-    h
 }
 
 fn stale(current: u64) -> AppError {
@@ -714,7 +709,7 @@ impl Helpdesk {
         if !actor.is_staff() {
             self.rate_limit(
                 "forum-topic",
-                &sha256_short(&author.email.to_string()),
+                &key_hash(&author.email.to_string()),
                 TOPICS_PER_HOUR,
                 3600,
                 "you have started many topics in the last hour; try again later",
@@ -781,7 +776,7 @@ impl Helpdesk {
         if !actor.is_staff() {
             self.rate_limit(
                 "forum-reply",
-                &sha256_short(&author.email.to_string()),
+                &key_hash(&author.email.to_string()),
                 REPLIES_PER_HOUR,
                 3600,
                 "you have replied many times in the last hour; try again later",
@@ -1341,9 +1336,7 @@ impl Helpdesk {
                 Some(a),
                 forum::user_key(a).ok_or(AppError::Forbidden("sign in to report"))?,
             ),
-            Reporter::Visitor(v) if !v.trim().is_empty() => {
-                (None, format!("v:{}", sha256_short(v)))
-            }
+            Reporter::Visitor(v) if !v.trim().is_empty() => (None, format!("v:{}", key_hash(v))),
             Reporter::Visitor(_) => return Err(AppError::validation("visitor", "is missing")),
         };
         let details = input
@@ -1366,7 +1359,7 @@ impl Helpdesk {
         if !forum::can_moderate(viewer) {
             self.rate_limit(
                 "forum-report",
-                &sha256_short(&who),
+                &key_hash(&who),
                 REPORTS_PER_HOUR,
                 3600,
                 "you have sent many reports in the last hour; try again later",
@@ -1469,7 +1462,7 @@ impl Helpdesk {
     pub async fn limit_anonymous_reports(&self, ip: &str) -> Result<(), AppError> {
         self.rate_limit(
             "forum-report-ip",
-            &sha256_short(ip),
+            &key_hash(ip),
             30,
             3600,
             "too many reports from your network; try again later",

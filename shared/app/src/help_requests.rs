@@ -8,11 +8,11 @@
 //! | per-address / per-e-mail windows | `RATE#helpreq-ip#{hash}` / `RATE#helpreq-email#{hash}` | `{window start}` (TTL) |
 
 use crate::attachments::{NewAttachment, UPLOADS_MAX, UPLOAD_TOTAL_MAX};
+use crate::ratelimit::key_hash;
 use crate::tickets::{CustomerRef, MessageMeta, NewTicket};
 use crate::{AppError, Helpdesk};
 use base64::Engine;
 use helpdesk_domain::{Actor, ActorRef, Channel, DomainError, EmailAddress, Ticket};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
 /// One file, at most (a form is not a file transfer service).
@@ -70,14 +70,6 @@ fn domain_message(e: DomainError) -> String {
         DomainError::Invalid { message, .. } => message,
         other => other.to_string(),
     }
-}
-
-fn short_hash(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Every problem with a request, field by field (empty when it can be sent). `email_override`
@@ -180,7 +172,7 @@ impl Helpdesk {
         if let Some(ip) = req.ip {
             self.rate_limit(
                 "helpreq-ip",
-                &short_hash(&ip.to_string()),
+                &key_hash(&ip.to_string()),
                 PER_IP_PER_HOUR,
                 3_600,
                 "too many requests from your network; please try again in an hour",
@@ -189,7 +181,7 @@ impl Helpdesk {
         }
         self.rate_limit(
             "helpreq-email",
-            &short_hash(&email.to_string().to_ascii_lowercase()),
+            &key_hash(&email.to_string().to_ascii_lowercase()),
             PER_EMAIL_PER_HOUR,
             3_600,
             "too many requests from this e-mail address; please try again in an hour",
@@ -217,7 +209,7 @@ impl Helpdesk {
                 req.subject.trim(),
                 req.description.trim()
             );
-            format!("web:{}:{}", short_hash(f), short_hash(&content))
+            format!("web:{}:{}", key_hash(f), key_hash(&content))
         });
         let name = req.name.trim().to_string();
         let locale = req

@@ -14,6 +14,7 @@ use crate::attachments::sha256_hex;
 use crate::keys::{self, from_item};
 use crate::outbound::{OutboundKind, OutboundMail};
 use crate::ports::{Condition, Index, Item, Key, Query, TableError, WriteOp};
+use crate::ratelimit::key_hash;
 use crate::{AppError, Helpdesk};
 use base64::Engine;
 use helpdesk_domain::template::{escape_html, Template, TemplateValues};
@@ -111,19 +112,13 @@ impl Helpdesk {
     ) -> Result<(), AppError> {
         const MSG: &str = "too many sign-in links were asked for; try again in an hour";
         if let Some(ip) = ip {
-            let who = sha256_hex(ip.to_string().as_bytes());
-            self.rate_limit("signin-ip", &who[..32], SIGN_IN_PER_IP_HOURLY, 3600, MSG)
+            let who = key_hash(&ip.to_string());
+            self.rate_limit("signin-ip", &who, SIGN_IN_PER_IP_HOURLY, 3600, MSG)
                 .await?;
         }
-        let who = sha256_hex(email.as_str().as_bytes());
-        self.rate_limit(
-            "signin-addr",
-            &who[..32],
-            SIGN_IN_PER_ADDRESS_HOURLY,
-            3600,
-            MSG,
-        )
-        .await?;
+        let who = key_hash(email.as_str());
+        self.rate_limit("signin-addr", &who, SIGN_IN_PER_ADDRESS_HOURLY, 3600, MSG)
+            .await?;
         let customer = self.load_customer(email).await?;
         let known = customer.is_some() || self.has_tickets(email).await?;
         if !known {

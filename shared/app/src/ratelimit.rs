@@ -6,6 +6,14 @@
 use crate::ports::{Condition, Item, Key, TableError};
 use crate::{AppError, Helpdesk};
 
+/// Who a limit counts, as it may appear in a key: the first 128 bits of SHA-256 in hex, so no
+/// address, IP or visitor id is stored.
+pub fn key_hash(who: &str) -> String {
+    let mut h = crate::attachments::sha256_hex(who.as_bytes());
+    h.truncate(32);
+    h
+}
+
 impl Helpdesk {
     /// Counts one event for `who` in the current `window_secs` window of `bucket`; above `limit`
     /// the caller is refused with `AppError::RateLimited(message)` (HTTP 429). `who` is stored

@@ -51,7 +51,6 @@ use helpdesk_domain::kb::{
 };
 use helpdesk_domain::{Actor, Audience, Timestamp};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 pub use browse::LiveArticle;
@@ -391,8 +390,7 @@ fn viewer_hash(actor: Option<&Actor>, visitor: Option<&str>) -> Result<String, A
             }
         },
     };
-    let digest = Sha256::digest(who.as_bytes());
-    Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
+    Ok(crate::ratelimit::key_hash(&who))
 }
 
 fn step_error(e: StepError) -> AppError {

@@ -24,6 +24,7 @@ use base64::Engine;
 use helpdesk_app::attachments::NewAttachment;
 use helpdesk_app::helpcentre::{token_shape_ok, SignInError};
 use helpdesk_app::listing::{SortOrder, TicketFilter};
+use helpdesk_app::ratelimit::key_hash;
 use helpdesk_app::tickets::{NewMessage, TicketView};
 use helpdesk_app::AppError;
 use helpdesk_domain::{DomainError, EmailAddress, Message, MessageKind, Status, Ticket};
@@ -274,7 +275,7 @@ async fn link_use(
     if let Some(ip) = ctx.ip {
         // Guessing a 256-bit token is hopeless; this only keeps the attempts cheap (so a
         // storage hiccup here does not stop a customer from signing in).
-        let who = short_hash(&ip.to_string());
+        let who = key_hash(&ip.to_string());
         if let Err(AppError::RateLimited(_)) = s
             .helpdesk
             .rate_limit("signin-use", &who, 60, 3600, "too many sign-in attempts")
@@ -658,7 +659,7 @@ async fn reply(
     }
     // Flood protection per customer; a storage hiccup here does not lose their reply.
     if let Some(c) = &ctx.customer {
-        let who = short_hash(c.email.as_str());
+        let who = key_hash(c.email.as_str());
         if let Err(AppError::RateLimited(_)) = s
             .helpdesk
             .rate_limit("help-reply", &who, 30, 3600, "too many replies")
@@ -698,16 +699,6 @@ async fn reply(
         ),
         Err(e) => unavailable(&ctx, &e),
     }
-}
-
-/// A key part for rate limits: no address is stored in a key.
-fn short_hash(s: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 async fn reopen(

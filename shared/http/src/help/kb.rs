@@ -19,12 +19,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use helpdesk_app::kb::files::FileBase;
 use helpdesk_app::kb::{FeedbackInput, LiveArticle, PublishedArticle};
+use helpdesk_app::ratelimit::key_hash;
 use helpdesk_app::AppError;
 use helpdesk_domain::kb::{ArticleId, VideoHost};
 use helpdesk_domain::Audience;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 pub fn router() -> Router<AppState> {
@@ -161,11 +161,7 @@ pub(crate) fn visitor_key(ctx: &HelpCtx) -> String {
         Some(ip) => format!("ip:{ip}"),
         None => format!("v:{}", ctx.visitor),
     };
-    Sha256::digest(raw.as_bytes())
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    key_hash(&raw)
 }
 
 pub(crate) fn parse_audience(raw: Option<&str>) -> Option<Audience> {
