@@ -168,6 +168,7 @@ async fn reply_on_dynamodb_is_queued_retried_and_sent_through_ses_once() {
     let cfg = InboundConfig {
         signer,
         limits: Limits::default(),
+        support_local: "support".into(),
     };
     let customer_id = format!("c1.{}@mail.example.com", unique());
     let raw = format!("From: Carla <carla@example.com>\r\nTo: support@{domain}\r\nMessage-ID: <{customer_id}>\r\nSubject: Invoice missing\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nWhere is my invoice?\r\n");

@@ -30,6 +30,7 @@ fn env() -> Env {
     let cfg = InboundConfig {
         signer: ThreadSigner::new(b"0123456789abcdef0123456789abcdef", "support.example.com"),
         limits: Limits::default(),
+        support_local: "support".into(),
     };
     Env {
         h,

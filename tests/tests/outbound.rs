@@ -92,6 +92,7 @@ fn env() -> Env {
         cfg: InboundConfig {
             signer,
             limits: Limits::default(),
+            support_local: "support".into(),
         },
         dir,
     }
@@ -305,6 +306,7 @@ async fn agent_reply_goes_out_threaded_and_the_customer_answer_comes_back() {
     let rotated = InboundConfig {
         signer: ThreadSigner::new(b"another key, after a rotation.....", DOMAIN),
         limits: Limits::default(),
+        support_local: "support".into(),
     };
     let late =
         e.h.ingest_email(

@@ -542,6 +542,7 @@ async fn inbound_email_replies_reevaluate_escalation() {
             "support.example.com",
         ),
         limits: helpdesk_mail::Limits::default(),
+        support_local: "support".into(),
     };
     let first =
         l.h.ingest_email(

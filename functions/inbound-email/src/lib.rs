@@ -47,6 +47,7 @@ impl Settings {
             inbound: InboundConfig {
                 signer: helpdesk_mail::ThreadSigner::new(thread_key.as_bytes(), domain),
                 limits: helpdesk_mail::Limits::default(),
+                support_local: "support".into(),
             },
         })
     }

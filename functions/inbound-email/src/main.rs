@@ -25,11 +25,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let table_name = env("TABLE_NAME")?;
     let bucket = env("MAIL_BUCKET")?;
     let prefix = std::env::var("MAIL_PREFIX").ok().filter(|p| !p.is_empty());
-    let settings = Settings::new(
+    let mut settings = Settings::new(
         prefix.as_deref(),
         &env("HELPDESK_THREAD_KEY")?,
         &env("HELPDESK_MAIL_DOMAIN")?,
     )?;
+    settings.inbound.support_local =
+        helpdesk_adapters::aws::ses::support_local(&|k| std::env::var(k).ok())?;
     // One config load (no network: credentials come from the Lambda environment) for both clients.
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table_name);
@@ -39,6 +41,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Arc::new(SystemClock),
         Arc::new(UlidGen::default()),
     );
+    // A person who writes in is acknowledged through SES, as on the self-hosted server.
+    if let Some(mail) = helpdesk_adapters::aws::ses::mail_settings_from(
+        |k| std::env::var(k).ok(),
+        helpdesk_adapters::aws::ses::client_from(&config),
+    )? {
+        helpdesk = helpdesk.with_mail(mail);
+    }
     // New tickets' routing events go to the SQS routing queue (the router function consumes it).
     if let Some(queue) = helpdesk_adapters::aws::SqsRoutingQueue::from_env(
         helpdesk_adapters::aws::sqs::client_from(&config),

@@ -260,6 +260,20 @@ pub async fn resweep_once(
     Ok(helpdesk.resweep_unrouted(now, RESWEEP_LIMIT).await?)
 }
 
+/// One recovery sweep of received mail left pending (part of `helpdesk sweep`): ingested again,
+/// acknowledged into the outbox as under `serve`.
+pub async fn recover_inbound_once(
+    data_dir: &Path,
+    mail_domain: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<helpdesk_app::inbound::RecoveryReport> {
+    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    let helpdesk = helpdesk
+        .with_mail(mail_settings(data_dir, mail_domain)?)
+        .with_inbound(inbound_config(data_dir, mail_domain)?);
+    Ok(helpdesk.recover_inbound(now, RESWEEP_LIMIT).await?)
+}
+
 /// Markers examined per shard and sweep; the next minute continues.
 pub const RESWEEP_LIMIT: usize = 200;
 
@@ -383,6 +397,22 @@ fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!(error = %e, "routing resweep failed; the next one catches up")
+                }
+            }
+            // Received mail left pending by a crash or a failure mid-way is ingested again.
+            match helpdesk
+                .recover_inbound(chrono::Utc::now(), RESWEEP_LIMIT)
+                .await
+            {
+                Ok(r) if r.examined > 0 => tracing::info!(
+                    recovered = r.recovered,
+                    quarantined = r.quarantined,
+                    errors = r.errors,
+                    "recovered stranded inbound mail"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "inbound recovery sweep failed; the next one catches up")
                 }
             }
             // KB "linked from a resolved ticket" counts whose follow-up did not finish.
@@ -542,6 +572,8 @@ pub fn inbound_config(
     Ok(helpdesk_app::inbound::InboundConfig {
         signer: helpdesk_mail::ThreadSigner::new(&secret, mail_domain),
         limits: helpdesk_mail::Limits::default(),
+        // Outbound mail goes out as `support@{mail_domain}` (see `mail_settings`).
+        support_local: "support".into(),
     })
 }
 

@@ -345,9 +345,10 @@ async fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(alert)?);
             }
             let routing = helpdesk::resweep_once(&data.data, now).await?;
+            let inbound = helpdesk::recover_inbound_once(&data.data, &mail_domain, now).await?;
             println!(
                 "{}",
-                serde_json::json!({ "summary": { "now": now, "examined": report.examined, "alerts": report.alerts.len(), "queries": report.queries, "routing_resweep": routing } })
+                serde_json::json!({ "summary": { "now": now, "examined": report.examined, "alerts": report.alerts.len(), "queries": report.queries, "routing_resweep": routing, "inbound_recovery": inbound } })
             );
             let automations =
                 helpdesk::automations_once(&data.data, &mail_domain, &public_url, now).await?;

@@ -43,6 +43,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     {
         helpdesk = helpdesk.with_mail(mail);
     }
+    // Received mail whose ingestion was interrupted is ingested again by the minute sweep.
+    if let Some(inbound) =
+        helpdesk_adapters::aws::ses::inbound_settings_from(|k| std::env::var(k).ok())?
+    {
+        helpdesk = helpdesk.with_inbound(inbound);
+    }
     if let Some(links) =
         helpdesk_app::automations::AutomationConfig::from_env(|k| std::env::var(k).ok())?
     {
@@ -97,6 +103,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "routing resweep failed"),
+            }
+            // And ingests again received mail left pending (a crash or failure mid-way).
+            match helpdesk
+                .recover_inbound(chrono::Utc::now(), RESWEEP_LIMIT)
+                .await
+            {
+                Ok(r) if r.examined > 0 => tracing::info!(
+                    recovered = r.recovered,
+                    quarantined = r.quarantined,
+                    errors = r.errors,
+                    "recovered stranded inbound mail"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "inbound recovery sweep failed"),
             }
             // And counts KB links of resolutions whose follow-up did not finish.
             if let Err(e) = helpdesk.sweep_kb_resolutions(RESWEEP_LIMIT).await {

@@ -14,6 +14,12 @@
 //! | Message-ID → ticket (threading and idempotency) | `MID#{sha256(id)}` | `MID` | — |
 //! | quarantined message | `QUAR#{sha256(raw)}` | `Q` | gsi1 `QUARANTINE` / `{received}#{hash}` |
 //! | bounce of a customer address | `CU#{email}` | `#BOUNCE` | — |
+//! | received message and its outcome | `INBOX#{sha256(raw)}` | `R` | gsi1 `INBOX_PENDING` / `{received}#{hash}` while pending |
+//!
+//! Every message is noted as pending before its bytes are stored and gets its outcome recorded
+//! after: one left pending (a crash, storage down mid-way) is found by
+//! [`Helpdesk::recover_inbound`] and ingested again. Whatever happens, a message ends recorded
+//! (created, appended), ignored for a stated reason, or quarantined: never just dropped.
 
 use crate::attachments::{attachment_blob_key, sha256_hex};
 use crate::keys::{self, from_item, to_doc};
@@ -122,9 +128,26 @@ pub struct PresignedPut {
 pub struct InboundConfig {
     pub signer: ThreadSigner,
     pub limits: Limits,
+    /// The local part of the support address (`support` in `support@help.example.com`):
+    /// mail from it, or from one of its plus addresses, is our own coming back (a loop).
+    pub support_local: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+impl InboundConfig {
+    /// Whether `from` is the support address itself or one of its plus addresses (signed
+    /// reply addresses included): such mail is ours, looping back.
+    pub fn is_own_address(&self, from: &EmailAddress) -> bool {
+        if !from.domain().eq_ignore_ascii_case(self.signer.domain()) {
+            return false;
+        }
+        let local = from.local_part();
+        let base = local.split('+').next().unwrap_or(local);
+        base.eq_ignore_ascii_case(self.support_local.trim())
+            || self.signer.verify_reply_address(from.as_str()).is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Created,
@@ -171,6 +194,50 @@ fn quarantine_key(hash: &str) -> Key {
 
 const QUARANTINE_PARTITION: &str = "QUARANTINE";
 
+fn inbox_key(hash: &str) -> Key {
+    Key::new(format!("INBOX#{hash}"), "R")
+}
+
+/// Messages received whose outcome is not recorded yet (gsi1; sparse: only pending ones).
+const INBOX_PENDING_PARTITION: &str = "INBOX_PENDING";
+
+/// A message left pending this long is taken to be stranded (its ingestion crashed or failed)
+/// and is ingested again by the recovery sweep. Far above the time one ingestion takes.
+pub const RECOVER_AFTER: chrono::Duration = chrono::Duration::minutes(2);
+
+/// Recovery attempts before a stranded message is quarantined for a person to look at.
+pub const RECOVERY_ATTEMPTS: u32 = 5;
+
+/// What is known of one received message (`INBOX#{hash}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct InboxRecord {
+    raw: String,
+    size: usize,
+    received_at: chrono::DateTime<chrono::Utc>,
+    /// Recovery sweeps that picked it up.
+    #[serde(default)]
+    recoveries: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outcome: Option<Outcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ticket: Option<TicketNumber>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// What one recovery sweep did.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct RecoveryReport {
+    /// Pending messages older than [`RECOVER_AFTER`] that were looked at.
+    pub examined: usize,
+    /// Ingested again, with an outcome recorded now.
+    pub recovered: usize,
+    /// Given up after [`RECOVERY_ATTEMPTS`] and quarantined.
+    pub quarantined: usize,
+    /// Failed again; the next sweep retries.
+    pub errors: usize,
+}
+
 fn system() -> Actor {
     Actor::System {
         job: "inbound-email".into(),
@@ -184,20 +251,226 @@ enum Thread {
 
 impl Helpdesk {
     /// Ingests one raw message. Errors only when the raw message cannot be stored (or storage is
-    /// down); everything else is an outcome with a reason.
+    /// down, or the ticket it belongs to stayed too busy to take it): the caller then reports a
+    /// temporary failure (SMTP 451, a failed Lambda invocation) and the sender or the recovery
+    /// sweep tries again. Everything else is an outcome with a reason, recorded with the message.
     pub async fn ingest_email(
         &self,
         raw: &[u8],
         blobs: &dyn BlobStore,
         cfg: &InboundConfig,
     ) -> Result<IngestOutcome, AppError> {
+        self.ingest_raw(raw, blobs, cfg, false).await
+    }
+
+    /// `again`: a deliberate second run (recovery, reprocessing quarantine), which must not be
+    /// short-cut by the outcome recorded the first time.
+    async fn ingest_raw(
+        &self,
+        raw: &[u8],
+        blobs: &dyn BlobStore,
+        cfg: &InboundConfig,
+        again: bool,
+    ) -> Result<IngestOutcome, AppError> {
         let hash = sha256_hex(raw);
         let raw_key = raw_blob_key(&hash);
-        // Keep the raw message before anything can go wrong with it.
+        let record = self.inbox_record(&hash).await?;
+        if let Some((r, _)) = record.as_ref().filter(|_| !again) {
+            if let Some(outcome) = r.outcome {
+                // The very same bytes again (SES or a sender retrying): already handled.
+                return Ok(IngestOutcome {
+                    outcome: Outcome::Ignored,
+                    ticket: r.ticket,
+                    reason: format!(
+                        "duplicate delivery: this message was already handled ({})",
+                        serde_json::to_value(outcome)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default()
+                    ),
+                    raw: raw_key,
+                });
+            }
+        }
+        let now = self.clock.now();
+        let pending = InboxRecord {
+            raw: raw_key.clone(),
+            size: raw.len(),
+            received_at: record.as_ref().map_or(now, |(r, _)| r.received_at),
+            recoveries: record.as_ref().map_or(0, |(r, _)| r.recoveries),
+            outcome: None,
+            ticket: None,
+            reason: None,
+        };
+        let version = record.as_ref().map_or(0, |(_, v)| *v);
+        // Noted before the bytes are kept, so no crash can leave stored bytes nobody looks at.
+        self.put_inbox_record(&hash, &pending, true, version + 1)
+            .await?;
         blobs
             .put(&raw_key, raw)
             .await
             .map_err(|e| AppError::internal("storing a raw message", e))?;
+        let outcome = self.ingest_stored(raw, &hash, &raw_key, blobs, cfg).await?;
+        if outcome.outcome == Outcome::Ignored {
+            // A concurrent delivery of the same bytes may have recorded what it did (created,
+            // appended): that is the outcome worth keeping.
+            if let Some((r, _)) = self.inbox_record(&hash).await? {
+                if matches!(r.outcome, Some(Outcome::Created | Outcome::Appended)) {
+                    return Ok(outcome);
+                }
+            }
+        }
+        let done = InboxRecord {
+            outcome: Some(outcome.outcome),
+            ticket: outcome.ticket,
+            reason: Some(outcome.reason.clone()),
+            ..pending
+        };
+        self.put_inbox_record(&hash, &done, false, version + 2)
+            .await?;
+        Ok(outcome)
+    }
+
+    async fn inbox_record(&self, hash: &str) -> Result<Option<(InboxRecord, u64)>, AppError> {
+        match self
+            .table
+            .get(&inbox_key(hash))
+            .await
+            .map_err(AppError::storage("reading a received message's record"))?
+        {
+            Some(item) => Ok(Some((from_item(&item)?, item.version))),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_inbox_record(
+        &self,
+        hash: &str,
+        record: &InboxRecord,
+        pending: bool,
+        version: u64,
+    ) -> Result<(), AppError> {
+        let mut item = Item::new(inbox_key(hash), version, to_doc(record)?);
+        if pending {
+            item = item.with_index(
+                Index::Gsi1,
+                INBOX_PENDING_PARTITION,
+                format!("{}#{hash}", keys::time_key(&record.received_at)),
+            );
+        }
+        self.table
+            .put(item, Condition::None)
+            .await
+            .map_err(AppError::storage("recording a received message"))
+    }
+
+    /// Ingests again every message left pending for longer than [`RECOVER_AFTER`] (up to
+    /// `limit`): the crash or failure that stranded it is past. One that keeps failing is
+    /// quarantined after [`RECOVERY_ATTEMPTS`], with the reason. Needs this process's blob
+    /// store and inbound settings; without them it does nothing.
+    pub async fn recover_inbound(
+        &self,
+        now: helpdesk_domain::Timestamp,
+        limit: usize,
+    ) -> Result<RecoveryReport, AppError> {
+        let mut report = RecoveryReport::default();
+        let (Some(blobs), Some(cfg)) = (self.blobs.clone(), self.inbound.clone()) else {
+            return Ok(report);
+        };
+        let page = self
+            .table
+            .query(
+                &Query::partition(Some(Index::Gsi1), INBOX_PENDING_PARTITION)
+                    .sk(crate::ports::SortKey::Lt(keys::time_key(
+                        &(now - RECOVER_AFTER),
+                    )))
+                    .limit(limit.clamp(1, 200)),
+            )
+            .await
+            .map_err(AppError::storage("listing stranded messages"))?;
+        for item in &page.items {
+            report.examined += 1;
+            let hash = item.key.pk.trim_start_matches("INBOX#").to_string();
+            match self.recover_one(&hash, item, blobs.as_ref(), &cfg).await {
+                Ok(true) => report.recovered += 1,
+                Ok(false) => report.quarantined += 1,
+                Err(e) => {
+                    report.errors += 1;
+                    tracing::warn!(message = %hash, error = %e, "recovering a stranded message failed; the next sweep retries");
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// `Ok(true)`: ingested with an outcome; `Ok(false)`: given up and quarantined.
+    async fn recover_one(
+        &self,
+        hash: &str,
+        item: &Item,
+        blobs: &dyn BlobStore,
+        cfg: &InboundConfig,
+    ) -> Result<bool, AppError> {
+        let mut record: InboxRecord = from_item(item)?;
+        record.recoveries += 1;
+        // Counted first (conditional on what was read, so two sweeps do not both count one
+        // attempt): a message that crashes the ingestion every time still reaches the limit.
+        let counted = Item::new(inbox_key(hash), item.version + 1, to_doc(&record)?).with_index(
+            Index::Gsi1,
+            INBOX_PENDING_PARTITION,
+            format!("{}#{hash}", keys::time_key(&record.received_at)),
+        );
+        self.table
+            .put(counted, Condition::VersionIs(item.version))
+            .await
+            .map_err(AppError::storage("counting a recovery attempt"))?;
+        let Some(raw) = blobs
+            .get(&record.raw)
+            .await
+            .map_err(|e| AppError::internal("reading a stranded message", e))?
+        else {
+            // Noted but never stored: the sender was never told it arrived, and retries.
+            let done = InboxRecord {
+                outcome: Some(Outcome::Ignored),
+                reason: Some(
+                    "the message was not stored (the sender was not acknowledged and retries)"
+                        .into(),
+                ),
+                ..record
+            };
+            self.put_inbox_record(hash, &done, false, item.version + 2)
+                .await?;
+            return Ok(true);
+        };
+        if record.recoveries > RECOVERY_ATTEMPTS {
+            let reason = format!(
+                "ingestion did not finish after {RECOVERY_ATTEMPTS} recovery attempts; reprocess it once the cause is fixed"
+            );
+            self.quarantine(hash, &record.raw, &reason, record.size)
+                .await?;
+            let done = InboxRecord {
+                outcome: Some(Outcome::Rejected),
+                reason: Some(format!("quarantined: {reason}")),
+                ..record
+            };
+            self.put_inbox_record(hash, &done, false, item.version + 2)
+                .await?;
+            return Ok(false);
+        }
+        self.ingest_raw(&raw, blobs, cfg, true).await?;
+        Ok(true)
+    }
+
+    /// The ingestion proper, once the raw message is kept.
+    async fn ingest_stored(
+        &self,
+        raw: &[u8],
+        hash: &str,
+        raw_key: &str,
+        blobs: &dyn BlobStore,
+        cfg: &InboundConfig,
+    ) -> Result<IngestOutcome, AppError> {
+        let (hash, raw_key) = (hash.to_string(), raw_key.to_string());
         let outcome = |outcome, ticket: Option<TicketNumber>, reason: String| IngestOutcome {
             outcome,
             ticket,
@@ -239,6 +512,17 @@ impl Helpdesk {
                 format!("quarantined: {reason}"),
             ));
         };
+        if cfg.is_own_address(&from) {
+            // Our own mail coming back (a forward rule, a misrouted reply): answering it would
+            // mail ourselves, possibly forever.
+            self.record_message_id(&mid, serde_json::json!({ "loop": true }))
+                .await?;
+            return Ok(outcome(
+                Outcome::Ignored,
+                None,
+                format!("mail loop: sent from our own support address {from}; no ticket and no acknowledgement"),
+            ));
+        }
         if let AutoKind::Bounce { recipient, status } = &mail.auto {
             let who = recipient
                 .as_deref()
@@ -254,13 +538,8 @@ impl Helpdesk {
                     .await
                     .map_err(AppError::storage("recording a bounce"))?;
             }
-            self.table
-                .put(
-                    Item::new(mid, 1, serde_json::json!({ "bounce": true })),
-                    Condition::None,
-                )
-                .await
-                .map_err(AppError::storage("recording a Message-ID"))?;
+            self.record_message_id(&mid, serde_json::json!({ "bounce": true }))
+                .await?;
             let about = who
                 .map(|w| w.to_string())
                 .unwrap_or_else(|| "an unknown recipient".into());
@@ -326,6 +605,8 @@ impl Helpdesk {
                     item: keys::pointer_item(mid.clone(), &ticket.id),
                     condition: Condition::NotExists,
                 }];
+                // No version: a ticket that moved meanwhile (the router, an agent) is re-read
+                // and the message appended to it as it is now.
                 match self
                     .add_message_with(
                         &system(),
@@ -342,11 +623,25 @@ impl Helpdesk {
                     .await
                 {
                     Ok((_, t)) => Ok(outcome(Outcome::Appended, Some(t.number), reason)),
-                    Err(AppError::Conflict { .. }) => Ok(outcome(
-                        Outcome::Ignored,
-                        Some(ticket.number),
-                        "delivered concurrently; recorded once".into(),
-                    )),
+                    Err(e @ AppError::Conflict { .. }) => {
+                        self.duplicate_or(&mid, e, |number| {
+                            outcome(
+                                Outcome::Ignored,
+                                number.or(Some(ticket.number)),
+                                "duplicate delivery: this Message-ID was recorded concurrently"
+                                    .into(),
+                            )
+                        })
+                        .await
+                    }
+                    Err(AppError::Rule(helpdesk_domain::DomainError::Closed)) => {
+                        // Closed between threading and appending: a follow-up, as if it had
+                        // been closed before. Ingesting again threads it that way.
+                        Err(AppError::Conflict {
+                            detail: "the ticket was closed while the message was appended".into(),
+                            current_version: None,
+                        })
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -356,13 +651,8 @@ impl Helpdesk {
                 "automatic message to a closed ticket".into(),
             )),
             Thread::New(_) if automatic => {
-                self.table
-                    .put(
-                        Item::new(mid, 1, serde_json::json!({ "automatic": true })),
-                        Condition::None,
-                    )
-                    .await
-                    .map_err(AppError::storage("recording a Message-ID"))?;
+                self.record_message_id(&mid, serde_json::json!({ "automatic": true }))
+                    .await?;
                 Ok(outcome(
                     Outcome::Ignored,
                     None,
@@ -409,11 +699,17 @@ impl Helpdesk {
                 }];
                 match self.create_ticket_with(&system(), input, None, m).await {
                     Ok((t, _)) => Ok(outcome(Outcome::Created, Some(t.number), reason)),
-                    Err(AppError::Conflict { .. }) => Ok(outcome(
-                        Outcome::Ignored,
-                        None,
-                        "delivered concurrently; recorded once".into(),
-                    )),
+                    Err(e @ AppError::Conflict { .. }) => {
+                        self.duplicate_or(&mid, e, |number| {
+                            outcome(
+                                Outcome::Ignored,
+                                number,
+                                "duplicate delivery: this Message-ID was recorded concurrently"
+                                    .into(),
+                            )
+                        })
+                        .await
+                    }
                     Err(AppError::Validation { field, message }) => {
                         let reason = format!("{field}: {message}");
                         self.quarantine(&hash, &raw_key, &reason, raw.len()).await?;
@@ -426,6 +722,38 @@ impl Helpdesk {
                     Err(e) => Err(e),
                 }
             }
+        }
+    }
+
+    /// Records a Message-ID that opened no ticket (bounces, automatic mail, loops), so a
+    /// redelivery is recognised.
+    async fn record_message_id(&self, mid: &Key, doc: serde_json::Value) -> Result<(), AppError> {
+        self.table
+            .put(Item::new(mid.clone(), 1, doc), Condition::None)
+            .await
+            .map_err(AppError::storage("recording a Message-ID"))
+    }
+
+    /// After a write that lost a race: a duplicate only if the Message-ID is now recorded
+    /// (another delivery of the same message won). Anything else is `error`, passed on so the
+    /// message is retried, never reported as handled.
+    async fn duplicate_or(
+        &self,
+        mid: &Key,
+        error: AppError,
+        duplicate: impl FnOnce(Option<TicketNumber>) -> IngestOutcome,
+    ) -> Result<IngestOutcome, AppError> {
+        match self
+            .table
+            .get(mid)
+            .await
+            .map_err(AppError::storage("looking up a Message-ID"))?
+        {
+            Some(item) => {
+                let number = self.pointer_ticket(&item).await?.map(|t| t.number);
+                Ok(duplicate(number))
+            }
+            None => Err(error),
         }
     }
 
@@ -649,7 +977,7 @@ impl Helpdesk {
             .delete(&quarantine_key(id), Condition::Exists)
             .await
             .map_err(AppError::storage("leaving quarantine"))?;
-        self.ingest_email(&raw, blobs, cfg).await
+        self.ingest_raw(&raw, blobs, cfg, true).await
     }
 
     /// [`Self::reprocess_quarantined`] with this installation's blob store and inbound settings

@@ -23,6 +23,7 @@ pub mod ports;
 pub mod queue;
 pub mod ratelimit;
 pub mod rethread;
+pub mod retry;
 pub mod routing;
 pub mod signing;
 pub mod sla;

@@ -920,10 +920,21 @@ impl Helpdesk {
                 if let Some(e) = guard_error(&failed, &guard_fields) {
                     return Err(e);
                 }
-                let current = self.load_ticket(&ticket.id).await?.map(|t| t.version);
+                // Position 0 is the ticket's own version check; an empty list is an engine
+                // that cannot say (a concurrent transaction): both mean "the ticket moved",
+                // which a caller without a version retries. Anything else is one of the extra
+                // items' conditions (e.g. a Message-ID already recorded): not a stale read,
+                // and retrying would fail the same way.
+                if failed.is_empty() || failed.contains(&0) {
+                    let current = self.load_ticket(&ticket.id).await?.map(|t| t.version);
+                    return Err(AppError::Conflict {
+                        detail: "the ticket changed since it was read; reload and try again".into(),
+                        current_version: current,
+                    });
+                }
                 Err(AppError::Conflict {
-                    detail: "the ticket changed since it was read; reload and try again".into(),
-                    current_version: current,
+                    detail: "already recorded".into(),
+                    current_version: None,
                 })
             }
             Err(e) => Err(AppError::storage("saving a ticket")(e)),
@@ -937,8 +948,7 @@ impl Helpdesk {
         input: UpdateTicket,
         if_match: Option<u64>,
     ) -> Result<Ticket, AppError> {
-        let mut ticket = self.workable_ticket(actor, reference).await?;
-        check_expected(&ticket, if_match.or(input.version))?;
+        let expected = if_match.or(input.version);
         let patch = TicketPatch {
             status: input.status,
             priority: input.priority,
@@ -956,9 +966,22 @@ impl Helpdesk {
                 .transpose()
                 .map_err(AppError::from)?,
         };
-        self.apply_patch(actor, &mut ticket, patch, "updated", None, Vec::new())
+        let patch = &patch;
+        crate::retry::unless_versioned(expected.is_some(), move || async move {
+            let mut ticket = self.workable_ticket(actor, reference).await?;
+            check_expected(&ticket, expected)?;
+            self.apply_patch(
+                actor,
+                &mut ticket,
+                patch.clone(),
+                "updated",
+                None,
+                Vec::new(),
+            )
             .await?;
-        Ok(ticket)
+            Ok(ticket)
+        })
+        .await
     }
 
     /// Applies a patch and stores it with its audit event (and extra items), or does nothing
@@ -1016,13 +1039,34 @@ impl Helpdesk {
             .await
     }
 
-    /// `add_message` for channel adapters (see `create_ticket_with`).
+    /// `add_message` for channel adapters (see `create_ticket_with`). Without `input.version`
+    /// a ticket that moved meanwhile (the router, an agent, another message) is re-read and
+    /// the message added to it as it is now: only a caller who named a version gets a 409.
     pub async fn add_message_with(
         &self,
         actor: &Actor,
         reference: &str,
         input: NewMessage,
         meta: MessageMeta,
+    ) -> Result<(Message, Ticket), AppError> {
+        // Uploaded files are stored once, whatever the attempts (blobs are content-addressed);
+        // only after the first attempt's checks passed, so a refused caller stores nothing.
+        let uploads = tokio::sync::OnceCell::new();
+        let (input, meta, uploads) = (&input, &meta, &uploads);
+        crate::retry::unless_versioned(input.version.is_some(), move || async move {
+            self.try_add_message(actor, reference, input, meta, uploads)
+                .await
+        })
+        .await
+    }
+
+    async fn try_add_message(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        input: &NewMessage,
+        meta: &MessageMeta,
+        uploads: &tokio::sync::OnceCell<Vec<helpdesk_domain::AttachmentMeta>>,
     ) -> Result<(Message, Ticket), AppError> {
         let mut ticket = self.readable_ticket(actor, reference).await?;
         check_expected(&ticket, input.version)?;
@@ -1060,7 +1104,13 @@ impl Helpdesk {
         };
         let body = parse_body(&source).map_err(AppError::from)?;
         let mut attachments = meta.attachments.clone();
-        attachments.extend(self.store_uploads(&input.attachments).await?);
+        attachments.extend(
+            uploads
+                .get_or_try_init(|| self.store_uploads(&input.attachments))
+                .await?
+                .iter()
+                .cloned(),
+        );
         let now = self.clock.now();
         let mut next = ticket.clone();
         let mut changes = Vec::new();
@@ -1151,7 +1201,7 @@ impl Helpdesk {
             },
         ];
         ops.extend(mail_ops);
-        ops.extend(meta.extra);
+        ops.extend(meta.extra.iter().cloned());
         self.commit(&ticket, &mut next, ops, Vec::new(), Some(kind))
             .await?;
         ticket = next;

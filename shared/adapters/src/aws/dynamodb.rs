@@ -35,6 +35,9 @@ use helpdesk_app::ports::{
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+/// Sends of one transaction cancelled by concurrent transactions before giving up.
+const TRANSACT_ATTEMPTS: u32 = 6;
+
 const PK: &str = "pk";
 const SK: &str = "sk";
 const VER: &str = "ver";
@@ -722,33 +725,54 @@ impl Table for DynamoTable {
             };
             items.push(item);
         }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                    let failed: Vec<usize> = cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-                        .map(|(i, _)| i)
-                        .collect();
-                    let codes: Vec<&str> = cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().unwrap_or("?"))
-                        .collect();
-                    tracing::debug!(?failed, ?codes, "transaction cancelled");
-                    Err(TableError::TransactionCancelled { failed })
-                }
-                _ => Err(unavailable("TransactWriteItems", err)),
-            },
+        // A transaction cancelled only because another one touched the same items at the same
+        // moment (`TransactionConflict`: shared counters, a ticket written twice at once) holds
+        // no verdict on its conditions: it is sent again, bounded and jittered, so the caller
+        // sees a cancellation only when a condition really failed. (SQLite serialises writers
+        // and never reports this.)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
+                return Err(unavailable("TransactWriteItems", err));
+            };
+            let reasons = cancelled.cancellation_reasons();
+            let failed: Vec<usize> = reasons
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                .map(|(i, _)| i)
+                .collect();
+            let transient = failed.is_empty()
+                && reasons.iter().any(|r| {
+                    matches!(
+                        r.code(),
+                        Some(
+                            "TransactionConflict"
+                                | "ThrottlingError"
+                                | "ProvisionedThroughputExceeded"
+                        )
+                    )
+                });
+            let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("?")).collect();
+            tracing::debug!(?failed, ?codes, attempt, "transaction cancelled");
+            if transient && attempt < TRANSACT_ATTEMPTS {
+                let window = 10u64 << attempt.min(5);
+                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=window);
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                continue;
+            }
+            return Err(TableError::TransactionCancelled { failed });
         }
     }
 

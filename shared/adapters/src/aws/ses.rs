@@ -175,6 +175,17 @@ pub fn mail_settings_from(
     }))
 }
 
+/// The support address's local part (`HELPDESK_MAIL_FROM`; `support` when it is not set):
+/// inbound mail from it is a loop.
+pub fn support_local(var: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    match var("HELPDESK_MAIL_FROM").filter(|v| !v.trim().is_empty()) {
+        Some(from) => helpdesk_domain::EmailAddress::parse(from.trim())
+            .map(|a| a.local_part().to_string())
+            .map_err(|e| format!("HELPDESK_MAIL_FROM: {e}")),
+        None => Ok("support".into()),
+    }
+}
+
 /// Inbound mail settings (for reprocessing quarantined mail from the API) from the same
 /// environment: `HELPDESK_MAIL_DOMAIN` and `HELPDESK_THREAD_KEY`, both or neither.
 pub fn inbound_settings_from(
@@ -189,6 +200,7 @@ pub fn inbound_settings_from(
             Ok(Some(helpdesk_app::inbound::InboundConfig {
                 signer: helpdesk_mail::ThreadSigner::new(key.as_bytes(), &domain),
                 limits: helpdesk_mail::Limits::default(),
+                support_local: support_local(&var)?,
             }))
         }
         (Some(_), Some(_)) => Err("HELPDESK_THREAD_KEY must be at least 32 characters".into()),
