@@ -18,6 +18,44 @@ struct DataArg {
     data: PathBuf,
 }
 
+/// `serve`'s limits on slow, idle and too many clients (README, configuration).
+#[derive(clap::Args, Clone)]
+struct LimitArgs {
+    /// Seconds a client has to send a request's head (request line and headers); also how long
+    /// an idle keep-alive connection stays open.
+    #[arg(long, env = "HELPDESK_HTTP_HEADER_TIMEOUT", value_name = "SECONDS",
+          default_value_t = helpdesk::HttpLimits::default().header_read_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    http_header_timeout: u64,
+    /// Seconds a client has to send a request body, plus one second per
+    /// --http-body-min-rate bytes received; a body late is answered 408.
+    #[arg(long, env = "HELPDESK_HTTP_BODY_TIMEOUT", value_name = "SECONDS",
+          default_value_t = helpdesk::HttpLimits::default().body_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    http_body_timeout: u64,
+    /// The slowest upload rate (bytes per second) that keeps extending a body's deadline.
+    #[arg(long, env = "HELPDESK_HTTP_BODY_MIN_RATE", value_name = "BYTES",
+          default_value_t = helpdesk::HttpLimits::default().body_min_rate,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    http_body_min_rate: u64,
+    /// HTTP connections served at once; one more is answered 503 and closed.
+    #[arg(long, env = "HELPDESK_HTTP_MAX_CONNECTIONS", value_name = "N",
+          default_value_t = helpdesk::HttpLimits::default().max_connections as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    http_max_connections: u64,
+}
+
+impl LimitArgs {
+    fn http(&self) -> helpdesk::HttpLimits {
+        helpdesk::HttpLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.http_header_timeout),
+            body_timeout: std::time::Duration::from_secs(self.http_body_timeout),
+            body_min_rate: self.http_body_min_rate,
+            max_connections: usize::try_from(self.http_max_connections).unwrap_or(usize::MAX),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API on a local address (the default command).
@@ -38,6 +76,8 @@ enum Command {
         /// default `http://{listen}`.
         #[arg(long, env = "HELPDESK_PUBLIC_URL")]
         public_url: Option<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Print a bearer token signed with this data directory's key.
     Token {
@@ -252,6 +292,7 @@ async fn main() -> anyhow::Result<()> {
             smtp,
             mail_domain,
             public_url,
+            limits,
         } => {
             init_tracing();
             let app = helpdesk::Application::build(&helpdesk::Config {
@@ -262,6 +303,7 @@ async fn main() -> anyhow::Result<()> {
                 public_url,
                 routing_queue: Default::default(),
                 routing_worker: true,
+                http_limits: limits.http(),
             })
             .await?;
             let addr = app.local_addr()?;
