@@ -1,10 +1,11 @@
 //! Slow, idle and too many clients cannot take the self-hosted server down: the HTTP server
 //! closes a request head or body that does not arrive in time (a trickle included) and idle
-//! keep-alive connections, and refuses connections over its limit with a 503. The server runs
-//! with 300 ms timeouts; every wait for it to act is bounded by a generous 10 s, so nothing
-//! here is a timing race, and on a server without the limits the tests fail at that bound
-//! instead of hanging.
+//! keep-alive connections, refuses connections over its limit with a 503, and the SMTP listener
+//! does the same with 421s. The servers run with 300 ms timeouts; every wait for them to act
+//! is bounded by a generous 10 s, so nothing here is a timing race, and on a server without
+//! the limits the tests fail at that bound instead of hanging.
 
+use helpdesk_tests::smtp::Conversation;
 use helpdesk_tests::TestApp;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -265,4 +266,123 @@ async fn shutdown_closes_idle_connections_and_returns() {
         "run_until_stopped: {stopped:?}"
     );
     assert!(read_until_closed(&mut idle).await.is_some());
+}
+
+fn short_smtp(config: &mut helpdesk::Config) {
+    config.smtp = Some(([127, 0, 0, 1], 0).into());
+    config.mail_domain = "support.example.com".into();
+    config.smtp_limits.command_timeout = SHORT;
+    config.smtp_limits.data_timeout = SHORT;
+}
+
+/// Runs a blocking SMTP conversation off the runtime (the listener's sessions need it).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("join")
+}
+
+fn starts_with(reply: &Option<String>, code: &str) -> bool {
+    reply.as_deref().is_some_and(|r| r.starts_with(code))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_smtp_session_after_ehlo_is_closed_with_421() {
+    let app = TestApp::spawn_configured(short_smtp).await;
+    let smtp = app.smtp.expect("smtp");
+    blocking(move || {
+        let mut c = Conversation::connect(smtp);
+        assert!(starts_with(&c.reply(), "220"));
+        assert!(starts_with(&c.command("EHLO client.example.com"), "250"));
+        let closing = c.reply();
+        assert!(starts_with(&closing, "421"), "{closing:?}");
+        assert_eq!(c.reply(), None, "closed after the 421");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_command_trickled_byte_by_byte_is_cut_by_the_command_deadline() {
+    let app = TestApp::spawn_configured(short_smtp).await;
+    let smtp = app.smtp.expect("smtp");
+    blocking(move || {
+        let mut c = Conversation::connect(smtp);
+        assert!(starts_with(&c.reply(), "220"));
+        assert!(starts_with(&c.command("EHLO client.example.com"), "250"));
+        let mut writer = c.writer();
+        let trickle = std::thread::spawn(move || {
+            for b in b"MAIL FROM:<carla@example.com>".iter().cycle().take(200) {
+                std::thread::sleep(Duration::from_millis(100));
+                if std::io::Write::write_all(&mut writer, &[*b]).is_err() {
+                    return;
+                }
+            }
+        });
+        let closing = c.reply();
+        assert!(starts_with(&closing, "421"), "{closing:?}");
+        let _ = trickle.join();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_stalls_is_closed_with_421_after_the_data_timeout() {
+    let app = TestApp::spawn_configured(short_smtp).await;
+    let smtp = app.smtp.expect("smtp");
+    blocking(move || {
+        let mut c = Conversation::connect(smtp);
+        assert!(starts_with(&c.reply(), "220"));
+        assert!(starts_with(&c.command("EHLO client.example.com"), "250"));
+        assert!(starts_with(
+            &c.command("MAIL FROM:<carla@example.com>"),
+            "250"
+        ));
+        assert!(starts_with(
+            &c.command("RCPT TO:<support@support.example.com>"),
+            "250"
+        ));
+        assert!(starts_with(&c.command("DATA"), "354"));
+        c.send("Subject: half a message");
+        let closing = c.reply();
+        assert!(starts_with(&closing, "421"), "{closing:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_session_over_the_limit_is_refused_with_421_until_others_close() {
+    let app = TestApp::spawn_configured(|config| {
+        short_smtp(config);
+        config.smtp_limits.command_timeout = Duration::from_secs(60);
+        config.smtp_limits.max_sessions = 2;
+    })
+    .await;
+    let smtp = app.smtp.expect("smtp");
+    blocking(move || {
+        let mut held: Vec<Conversation> = (0..2).map(|_| Conversation::connect(smtp)).collect();
+        for c in &mut held {
+            assert!(starts_with(&c.reply(), "220"));
+        }
+        let mut third = Conversation::connect(smtp);
+        let refused = third.reply();
+        assert!(starts_with(&refused, "421"), "{refused:?}");
+        assert_eq!(third.reply(), None, "closed after the 421");
+        // The held sessions still work.
+        assert!(starts_with(&held[0].command("NOOP"), "250"));
+        // Once one quits, a new session is served.
+        assert!(starts_with(&held[0].command("QUIT"), "221"));
+        assert_eq!(held[0].reply(), None);
+        let started = std::time::Instant::now();
+        loop {
+            let mut next = Conversation::connect(smtp);
+            let greeting = next.reply();
+            if starts_with(&greeting, "220") {
+                break;
+            }
+            assert!(
+                started.elapsed() < BOUND,
+                "not served again after a session closed: {greeting:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await;
 }

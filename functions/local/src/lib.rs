@@ -17,6 +17,7 @@ pub mod import;
 pub mod kb_bench;
 pub mod server;
 
+pub use helpdesk_adapters::local::smtp::SmtpLimits;
 pub use server::HttpLimits;
 
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct Config {
     pub routing_worker: bool,
     /// The HTTP server's timeouts and connection limit.
     pub http_limits: HttpLimits,
+    /// The SMTP listener's timeouts and session limit.
+    pub smtp_limits: SmtpLimits,
 }
 
 impl Config {
@@ -50,6 +53,7 @@ impl Config {
             routing_queue: QueueSettings::default(),
             routing_worker: true,
             http_limits: HttpLimits::default(),
+            smtp_limits: SmtpLimits::default(),
         }
     }
 }
@@ -485,6 +489,7 @@ impl Application {
                     helpdesk.clone(),
                     &config.data_dir,
                     inbound,
+                    config.smtp_limits,
                 )?;
                 Some(bound)
             }

@@ -43,6 +43,21 @@ struct LimitArgs {
           default_value_t = helpdesk::HttpLimits::default().max_connections as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     http_max_connections: u64,
+    /// Seconds the SMTP listener waits for a whole command line (idle or slow), then 421.
+    #[arg(long, env = "HELPDESK_SMTP_COMMAND_TIMEOUT", value_name = "SECONDS",
+          default_value_t = helpdesk::SmtpLimits::default().command_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    smtp_command_timeout: u64,
+    /// Seconds a whole message may take after DATA, then 421.
+    #[arg(long, env = "HELPDESK_SMTP_DATA_TIMEOUT", value_name = "SECONDS",
+          default_value_t = helpdesk::SmtpLimits::default().data_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    smtp_data_timeout: u64,
+    /// SMTP sessions served at once; one more is answered 421.
+    #[arg(long, env = "HELPDESK_SMTP_MAX_SESSIONS", value_name = "N",
+          default_value_t = helpdesk::SmtpLimits::default().max_sessions as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    smtp_max_sessions: u64,
 }
 
 impl LimitArgs {
@@ -52,6 +67,14 @@ impl LimitArgs {
             body_timeout: std::time::Duration::from_secs(self.http_body_timeout),
             body_min_rate: self.http_body_min_rate,
             max_connections: usize::try_from(self.http_max_connections).unwrap_or(usize::MAX),
+        }
+    }
+
+    fn smtp(&self) -> helpdesk::SmtpLimits {
+        helpdesk::SmtpLimits {
+            command_timeout: std::time::Duration::from_secs(self.smtp_command_timeout),
+            data_timeout: std::time::Duration::from_secs(self.smtp_data_timeout),
+            max_sessions: usize::try_from(self.smtp_max_sessions).unwrap_or(usize::MAX),
         }
     }
 }
@@ -304,6 +327,7 @@ async fn main() -> anyhow::Result<()> {
                 routing_queue: Default::default(),
                 routing_worker: true,
                 http_limits: limits.http(),
+                smtp_limits: limits.smtp(),
             })
             .await?;
             let addr = app.local_addr()?;
