@@ -18,6 +18,10 @@ struct DataArg {
     data: PathBuf,
 }
 
+/// The longest timeout `serve` takes (a day): far beyond any useful value, and far from
+/// overflowing the deadlines computed from it.
+const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
+
 /// `serve`'s limits on slow, idle and too many clients (README, configuration).
 #[derive(clap::Args, Clone)]
 struct LimitArgs {
@@ -25,13 +29,13 @@ struct LimitArgs {
     /// an idle keep-alive connection stays open.
     #[arg(long, env = "HELPDESK_HTTP_HEADER_TIMEOUT", value_name = "SECONDS",
           default_value_t = helpdesk::HttpLimits::default().header_read_timeout.as_secs(),
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
     http_header_timeout: u64,
     /// Seconds a client has to send a request body, plus one second per
-    /// --http-body-min-rate bytes received; a body late is answered 408.
+    /// --http-body-min-rate bytes received; a late body is answered 408.
     #[arg(long, env = "HELPDESK_HTTP_BODY_TIMEOUT", value_name = "SECONDS",
           default_value_t = helpdesk::HttpLimits::default().body_timeout.as_secs(),
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
     http_body_timeout: u64,
     /// The slowest upload rate (bytes per second) that keeps extending a body's deadline.
     #[arg(long, env = "HELPDESK_HTTP_BODY_MIN_RATE", value_name = "BYTES",
@@ -46,12 +50,12 @@ struct LimitArgs {
     /// Seconds the SMTP listener waits for a whole command line (idle or slow), then 421.
     #[arg(long, env = "HELPDESK_SMTP_COMMAND_TIMEOUT", value_name = "SECONDS",
           default_value_t = helpdesk::SmtpLimits::default().command_timeout.as_secs(),
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
     smtp_command_timeout: u64,
     /// Seconds a whole message may take after DATA, then 421.
     #[arg(long, env = "HELPDESK_SMTP_DATA_TIMEOUT", value_name = "SECONDS",
           default_value_t = helpdesk::SmtpLimits::default().data_timeout.as_secs(),
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
     smtp_data_timeout: u64,
     /// SMTP sessions served at once; one more is answered 421.
     #[arg(long, env = "HELPDESK_SMTP_MAX_SESSIONS", value_name = "N",
