@@ -3,47 +3,90 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 
-/// Sends one message and returns every reply line (the last line of multi-line replies).
-/// DATA is sent only when the recipient was accepted, as a real client would.
-pub fn send(addr: SocketAddr, from: &str, rcpt: &str, data: &str) -> Vec<String> {
-    let stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .expect("timeout");
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut writer = stream;
-    let mut replies = Vec::new();
-    let mut read = |replies: &mut Vec<String>| {
+/// How long a test waits for any one reply: far above the short timeouts tests configure,
+/// far below "never".
+pub const REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A raw SMTP connection, one command and reply at a time: for tests that hold sessions open,
+/// go quiet or trickle bytes.
+pub struct Conversation {
+    reader: BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl Conversation {
+    pub fn connect(addr: SocketAddr) -> Conversation {
+        let stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(REPLY_WAIT)).expect("timeout");
+        Conversation {
+            reader: BufReader::new(stream.try_clone().expect("clone")),
+            writer: stream,
+        }
+    }
+
+    /// The next reply (the last line of a multi-line one), `None` when the server closed the
+    /// connection. Panics when nothing came within [`REPLY_WAIT`].
+    pub fn reply(&mut self) -> Option<String> {
         let mut line = String::new();
         loop {
             line.clear();
-            reader.read_line(&mut line).expect("read");
+            match self.reader.read_line(&mut line) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("no reply within {REPLY_WAIT:?}: {e}"),
+            }
             // Multi-line replies have a '-' after the code; the last has a space.
-            if line.len() < 4 || line.as_bytes()[3] != b'-' {
-                break;
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Some(line.trim_end().to_string());
             }
         }
-        replies.push(line.trim_end().to_string());
-    };
-    read(&mut replies);
+    }
+
+    /// Sends `command` and a CRLF.
+    pub fn send(&mut self, command: &str) {
+        write!(self.writer, "{command}\r\n").expect("write");
+    }
+
+    /// Sends raw bytes (message data, or part of a line).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.writer.write_all(bytes)
+    }
+
+    /// Another handle on the connection, to write from another thread (e.g. a trickle).
+    pub fn writer(&self) -> std::net::TcpStream {
+        self.writer.try_clone().expect("clone")
+    }
+
+    /// `send` then `reply`.
+    pub fn command(&mut self, command: &str) -> Option<String> {
+        self.send(command);
+        self.reply()
+    }
+}
+
+/// Sends one message and returns every reply line (the last line of multi-line replies).
+/// DATA is sent only when the recipient was accepted, as a real client would.
+pub fn send(addr: SocketAddr, from: &str, rcpt: &str, data: &str) -> Vec<String> {
+    let mut smtp = Conversation::connect(addr);
+    let mut replies = Vec::new();
+    let mut push =
+        |reply: Option<String>| replies.push(reply.expect("the server closed the connection"));
+    push(smtp.reply());
     for cmd in [
         "EHLO client.example.com".to_string(),
         format!("MAIL FROM:<{from}>"),
         format!("RCPT TO:<{rcpt}>"),
     ] {
-        writeln!(writer, "{cmd}\r").expect("write");
-        read(&mut replies);
+        push(smtp.command(&cmd));
     }
     if replies.last().is_some_and(|r| r.starts_with("250")) {
-        writer.write_all(b"DATA\r\n").expect("write");
-        read(&mut replies);
-        writer
-            .write_all(data.replace('\n', "\r\n").as_bytes())
+        replies.push(smtp.command("DATA").expect("reply to DATA"));
+        smtp.send_raw(data.replace('\n', "\r\n").as_bytes())
             .expect("write");
-        writer.write_all(b"\r\n.\r\n").expect("write");
-        read(&mut replies);
+        replies.push(smtp.command("\r\n.").expect("reply to the message"));
     }
-    writer.write_all(b"QUIT\r\n").expect("write");
+    smtp.send("QUIT");
     replies
 }
 

@@ -6,9 +6,14 @@ use serde_json::{json, Value};
 
 pub struct TestApp {
     pub base: String,
+    /// The HTTP listener's address (`base` without the scheme).
+    pub addr: std::net::SocketAddr,
+    /// The SMTP listener's address, when the configuration asked for one.
+    pub smtp: Option<std::net::SocketAddr>,
     pub client: reqwest::Client,
     pub data: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// A response: status, headers and parsed JSON body (Null when empty or not JSON).
@@ -41,23 +46,45 @@ impl TestApp {
     }
 
     async fn spawn_with(routing_worker: bool) -> TestApp {
+        Self::spawn_configured(|config| config.routing_worker = routing_worker).await
+    }
+
+    /// The app with its configuration adjusted by `configure` (e.g. short timeouts, an SMTP
+    /// listener); starts from the defaults of [`TestApp::spawn`] (no routing worker).
+    pub async fn spawn_configured(configure: impl FnOnce(&mut helpdesk::Config)) -> TestApp {
         let data = tempfile::tempdir().expect("tempdir");
         let mut config =
             helpdesk::Config::new(data.path().to_path_buf(), ([127, 0, 0, 1], 0).into());
-        config.routing_worker = routing_worker;
+        config.routing_worker = false;
+        configure(&mut config);
         let app = helpdesk::Application::build(&config)
             .await
             .expect("build app");
         let addr = app.local_addr().expect("addr");
+        let smtp = app.smtp_addr();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until_stopped(async {
+        let server = tokio::spawn(app.run_until_stopped(async {
             let _ = rx.await;
         }));
         TestApp {
             base: format!("http://{addr}"),
+            addr,
+            smtp,
             client: reqwest::Client::new(),
             data,
             stop: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Asks the server to stop (as SIGTERM does) and waits until `run_until_stopped` returns.
+    pub async fn shut_down(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await.expect("server task"),
+            None => Ok(()),
         }
     }
 

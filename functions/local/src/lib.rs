@@ -15,6 +15,10 @@ pub mod bench_route;
 pub mod eval;
 pub mod import;
 pub mod kb_bench;
+pub mod server;
+
+pub use helpdesk_adapters::local::smtp::SmtpLimits;
+pub use server::HttpLimits;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -31,6 +35,10 @@ pub struct Config {
     /// Run the routing worker (`serve` always does; tests of other features may turn it off so
     /// routing does not change their tickets underneath them).
     pub routing_worker: bool,
+    /// The HTTP server's timeouts and connection limit.
+    pub http_limits: HttpLimits,
+    /// The SMTP listener's timeouts and session limit.
+    pub smtp_limits: SmtpLimits,
 }
 
 impl Config {
@@ -44,6 +52,8 @@ impl Config {
             public_url: None,
             routing_queue: QueueSettings::default(),
             routing_worker: true,
+            http_limits: HttpLimits::default(),
+            smtp_limits: SmtpLimits::default(),
         }
     }
 }
@@ -58,6 +68,7 @@ pub struct Application {
     listener: TcpListener,
     smtp_addr: Option<SocketAddr>,
     router: axum::Router,
+    http_limits: HttpLimits,
     pub first_start: bool,
     pub data_dir: PathBuf,
 }
@@ -508,6 +519,7 @@ impl Application {
                     helpdesk.clone(),
                     &config.data_dir,
                     inbound,
+                    config.smtp_limits,
                 )?;
                 Some(bound)
             }
@@ -517,6 +529,7 @@ impl Application {
             listener,
             smtp_addr,
             router: helpdesk_http::router(helpdesk, auth),
+            http_limits: config.http_limits,
             first_start,
             data_dir: config.data_dir.clone(),
         })
@@ -531,7 +544,8 @@ impl Application {
         self.smtp_addr
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish. Slow and idle
+    /// clients are cut off and connections limited as `Config::http_limits` says.
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -539,12 +553,7 @@ impl Application {
         let router = self
             .router
             .layer(axum::middleware::map_request(peer_address));
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        server::serve(self.listener, router, self.http_limits, shutdown).await
     }
 }
 

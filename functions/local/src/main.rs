@@ -18,6 +18,71 @@ struct DataArg {
     data: PathBuf,
 }
 
+/// The longest timeout `serve` takes (a day): far beyond any useful value, and far from
+/// overflowing the deadlines computed from it.
+const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
+
+/// `serve`'s limits on slow, idle and too many clients (README, configuration).
+#[derive(clap::Args, Clone)]
+struct LimitArgs {
+    /// Seconds a client has to send a request's head (request line and headers); also how long
+    /// an idle keep-alive connection stays open.
+    #[arg(long, env = "HELPDESK_HTTP_HEADER_TIMEOUT", value_name = "SECONDS",
+          default_value_t = helpdesk::HttpLimits::default().header_read_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
+    http_header_timeout: u64,
+    /// Seconds a client has to send a request body, plus one second per
+    /// --http-body-min-rate bytes received; a late body is answered 408.
+    #[arg(long, env = "HELPDESK_HTTP_BODY_TIMEOUT", value_name = "SECONDS",
+          default_value_t = helpdesk::HttpLimits::default().body_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
+    http_body_timeout: u64,
+    /// The slowest upload rate (bytes per second) that keeps extending a body's deadline.
+    #[arg(long, env = "HELPDESK_HTTP_BODY_MIN_RATE", value_name = "BYTES",
+          default_value_t = helpdesk::HttpLimits::default().body_min_rate,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    http_body_min_rate: u64,
+    /// HTTP connections served at once; one more is answered 503 and closed.
+    #[arg(long, env = "HELPDESK_HTTP_MAX_CONNECTIONS", value_name = "N",
+          default_value_t = helpdesk::HttpLimits::default().max_connections as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    http_max_connections: u64,
+    /// Seconds the SMTP listener waits for a whole command line (idle or slow), then 421.
+    #[arg(long, env = "HELPDESK_SMTP_COMMAND_TIMEOUT", value_name = "SECONDS",
+          default_value_t = helpdesk::SmtpLimits::default().command_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
+    smtp_command_timeout: u64,
+    /// Seconds a whole message may take after DATA, then 421.
+    #[arg(long, env = "HELPDESK_SMTP_DATA_TIMEOUT", value_name = "SECONDS",
+          default_value_t = helpdesk::SmtpLimits::default().data_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
+    smtp_data_timeout: u64,
+    /// SMTP sessions served at once; one more is answered 421.
+    #[arg(long, env = "HELPDESK_SMTP_MAX_SESSIONS", value_name = "N",
+          default_value_t = helpdesk::SmtpLimits::default().max_sessions as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    smtp_max_sessions: u64,
+}
+
+impl LimitArgs {
+    fn http(&self) -> helpdesk::HttpLimits {
+        helpdesk::HttpLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.http_header_timeout),
+            body_timeout: std::time::Duration::from_secs(self.http_body_timeout),
+            body_min_rate: self.http_body_min_rate,
+            max_connections: usize::try_from(self.http_max_connections).unwrap_or(usize::MAX),
+        }
+    }
+
+    fn smtp(&self) -> helpdesk::SmtpLimits {
+        helpdesk::SmtpLimits {
+            command_timeout: std::time::Duration::from_secs(self.smtp_command_timeout),
+            data_timeout: std::time::Duration::from_secs(self.smtp_data_timeout),
+            max_sessions: usize::try_from(self.smtp_max_sessions).unwrap_or(usize::MAX),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API on a local address (the default command).
@@ -38,6 +103,8 @@ enum Command {
         /// default `http://{listen}`.
         #[arg(long, env = "HELPDESK_PUBLIC_URL")]
         public_url: Option<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Print a bearer token signed with this data directory's key.
     Token {
@@ -252,6 +319,7 @@ async fn main() -> anyhow::Result<()> {
             smtp,
             mail_domain,
             public_url,
+            limits,
         } => {
             init_tracing();
             let app = helpdesk::Application::build(&helpdesk::Config {
@@ -262,6 +330,8 @@ async fn main() -> anyhow::Result<()> {
                 public_url,
                 routing_queue: Default::default(),
                 routing_worker: true,
+                http_limits: limits.http(),
+                smtp_limits: limits.smtp(),
             })
             .await?;
             let addr = app.local_addr()?;
