@@ -376,25 +376,29 @@ impl Helpdesk {
                 "only the ticket's customer reopens it here",
             ));
         }
-        let mut ticket = self.readable_ticket(actor, reference).await?;
-        if ticket.status != Status::Resolved {
-            return Err(AppError::validation(
-                "status",
-                "only a resolved request can be reopened",
-            ));
-        }
-        let to = if ticket.assignee.is_some() {
-            Status::InProgress
-        } else {
-            Status::New
-        };
-        let patch = TicketPatch {
-            status: Some(to),
-            ..Default::default()
-        };
-        self.apply_patch(actor, &mut ticket, patch, "reopened", None, Vec::new())
-            .await?;
-        Ok(ticket)
+        // The customer sent no version: a ticket that moved meanwhile is read again.
+        crate::retry::unless_versioned(false, || async {
+            let mut ticket = self.readable_ticket(actor, reference).await?;
+            if ticket.status != Status::Resolved {
+                return Err(AppError::validation(
+                    "status",
+                    "only a resolved request can be reopened",
+                ));
+            }
+            let to = if ticket.assignee.is_some() {
+                Status::InProgress
+            } else {
+                Status::New
+            };
+            let patch = TicketPatch {
+                status: Some(to),
+                ..Default::default()
+            };
+            self.apply_patch(actor, &mut ticket, patch, "reopened", None, Vec::new())
+                .await?;
+            Ok(ticket)
+        })
+        .await
     }
 }
 

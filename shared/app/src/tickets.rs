@@ -1274,6 +1274,19 @@ impl Helpdesk {
         reference: &str,
         input: Transfer,
     ) -> Result<Ticket, AppError> {
+        let input = &input;
+        crate::retry::unless_versioned(input.version.is_some(), move || async move {
+            self.try_transfer(actor, reference, input).await
+        })
+        .await
+    }
+
+    async fn try_transfer(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        input: &Transfer,
+    ) -> Result<Ticket, AppError> {
         let mut ticket = self.workable_ticket(actor, reference).await?;
         check_expected(&ticket, input.version)?;
         if input.to_agent.is_none() && input.to_department.is_none() {
