@@ -3,15 +3,23 @@
 // wrote, then sign in, open the ticket, reply — at a phone and a desktop viewport.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startServer, newPage, check, VIEWPORTS } from "./lib.mjs";
 
-/** The sign-in link in the outbox e-mail to `to` (the text part may be quoted-printable or base64). */
-function signInLink(s, to) {
+/**
+ * The sign-in link in the outbox e-mail to `to` (the text part may be quoted-printable or
+ * base64). The server answers before its worker mails the link, so this waits for the mail.
+ */
+async function signInLink(s, to) {
   const dir = join(s.data, "outbox", "email");
-  const mails = readdirSync(dir).filter((f) => f.endsWith(".eml")).map((f) => readFileSync(join(dir, f), "latin1"));
-  const mine = mails.filter((m) => new RegExp(`^To:.*${to.replace(/[.]/g, "\\.")}`, "mi").test(m));
+  let mine = [];
+  for (let i = 0; i < 150 && mine.length === 0; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 100));
+    if (!existsSync(dir)) continue;
+    const mails = readdirSync(dir).filter((f) => f.endsWith(".eml")).map((f) => readFileSync(join(dir, f), "latin1"));
+    mine = mails.filter((m) => new RegExp(`^To:.*${to.replace(/[.]/g, "\\.")}`, "mi").test(m));
+  }
   assert.equal(mine.length, 1, `one e-mail to ${to}`);
   const raw = mine[0];
   // Candidates: the raw text with quoted-printable soft breaks removed, and every base64 block.
@@ -52,7 +60,7 @@ for (const [viewport, size] of VIEWPORTS) {
       await check(page, "help-signin-sent", viewport);
 
       // Follow it from the e-mail: a page with a button (opening the link alone signs nobody in).
-      const link = signInLink(s, "ana@example.com");
+      const link = await signInLink(s, "ana@example.com");
       await page.goto(link);
       await check(page, "help-signin-link", viewport);
       await page.getByRole("button", { name: "Sign in" }).click();

@@ -1,5 +1,9 @@
 //! Shared by the tests against the local AWS emulator (moto, started by `scripts/test.sh`).
 
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use serde_json::json;
+
 /// The emulator's URL; `None` (skip) only when `HELPDESK_SKIP_AWS_TESTS=1`. A missing URL is a
 /// failure, not a skip: CI must not pass by silently running nothing.
 pub fn moto_url() -> Option<String> {
@@ -15,4 +19,36 @@ pub fn moto_url() -> Option<String> {
 /// A fresh suffix for table, bucket and queue names, so tests share one emulator safely.
 pub fn unique() -> String {
     ulid::Ulid::new().to_string().to_lowercase()
+}
+
+/// Receives like the event source mapping does and shapes the records as the Lambda event.
+pub async fn receive_batch(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> (SqsEvent, Vec<(String, String)>) {
+    let out = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+        .send()
+        .await
+        .expect("receive");
+    let mut records = Vec::new();
+    let mut handles = Vec::new();
+    for m in out.messages.unwrap_or_default() {
+        let id = m.message_id.clone().unwrap_or_default();
+        let handle = m.receipt_handle.clone().unwrap_or_default();
+        records.push(json!({
+            "messageId": id,
+            "receiptHandle": handle,
+            "body": m.body.clone().unwrap_or_default(),
+            "attributes": {},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+        }));
+        handles.push((id, handle));
+    }
+    let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).expect("event");
+    (event, handles)
 }

@@ -33,6 +33,24 @@ impl Reply {
     }
 }
 
+/// [`TestApp::sign_in_requests_processed`] for the server on the data directory `data`.
+pub async fn sign_in_requests_processed(data: &std::path::Path) {
+    use helpdesk_adapters::local::queue::{QueueSettings, SqliteQueue, SIGN_IN};
+    let queue = SqliteQueue::open(
+        helpdesk::database_path(data),
+        SIGN_IN,
+        QueueSettings::default(),
+    )
+    .expect("sign-in queue");
+    for _ in 0..2000 {
+        if queue.pending().await.expect("pending") == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("sign-in requests still queued after 20 s");
+}
+
 impl TestApp {
     /// The app without its routing worker: tickets stay as their test made them (routing is
     /// still available on demand, `POST /api/v1/routing/tickets/{id}`).
@@ -86,6 +104,13 @@ impl TestApp {
             Some(server) => server.await.expect("server task"),
             None => Ok(()),
         }
+    }
+
+    /// Waits until the server's worker has processed every queued help-centre sign-in request
+    /// (`/help/signin` answers before the lookup and the mail; once the queue is empty the
+    /// links are in the outbox). Panics after 20 s.
+    pub async fn sign_in_requests_processed(&self) {
+        sign_in_requests_processed(self.data.path()).await
     }
 
     pub fn token(&self, role: &str, email: Option<&str>) -> String {

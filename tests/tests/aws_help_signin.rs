@@ -1,4 +1,6 @@
-//! Help-centre sign-in on the AWS path against moto: the link item, its single use and the
+//! Help-centre sign-in on the AWS path against moto: the request queued on SQS and answered by
+//! `functions/router` (the API does the same work for every address; the router mails the link
+//! to customers only, once however often SQS delivers it); the link item, its single use and the
 //! session on DynamoDB; the link mail (a mail of no ticket) queued, retried by the sweep and sent
 //! through SES once; expiry on the application's clock.
 //!
@@ -16,7 +18,7 @@ use helpdesk_app::tickets::NewTicket;
 use helpdesk_app::{Clock, Helpdesk, UlidGen};
 use helpdesk_domain::{Actor, EmailAddress, Role};
 use helpdesk_mail::{Mailbox, ThreadSigner};
-use helpdesk_tests::aws::{moto_url, unique};
+use helpdesk_tests::aws::{moto_url, receive_batch, unique};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -80,6 +82,119 @@ async fn sent_tokens(url: &str, base: &str, to: &str) -> Vec<String> {
     out
 }
 
+#[tokio::test]
+async fn sign_in_requests_go_through_sqs_and_the_router_mails_customers_once() {
+    let Some(url) = moto_url() else { return };
+    let dynamo = connect_local(&url);
+    let table_name = format!("help-signin-q-{}", unique());
+    create_table(&dynamo, &table_name)
+        .await
+        .expect("create table");
+    let client = ses::connect_local(&url);
+    let domain = format!("{}.example.com", unique());
+    ses::create_email_identity(&client, &domain)
+        .await
+        .expect("identity");
+    let sqs = helpdesk_adapters::aws::sqs::connect_local(&url);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("routing-{}", unique()))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue url");
+    let queue = Arc::new(helpdesk_adapters::aws::SqsRoutingQueue::new(
+        sqs.clone(),
+        queue_url.clone(),
+        None,
+    ));
+    let base = format!("https://help.{domain}");
+    // One set of settings for the API and the router function, as the template gives them.
+    let h = Helpdesk::new(
+        Arc::new(DynamoTable::new(dynamo, &table_name)),
+        Arc::new(helpdesk_app::SystemClock),
+        Arc::new(UlidGen::default()),
+    )
+    .with_mail(MailSettings {
+        signer: ThreadSigner::new(b"aws signin test key, 32 bytes long", &domain),
+        from: Mailbox::new(format!("support@{domain}"), Some("Support")),
+        sender: Arc::new(SesMailSender::new(client)),
+    })
+    .with_automation(AutomationConfig {
+        link_secret: b"aws signin link secret, 32 bytes long!".to_vec(),
+        public_url: base.clone(),
+    });
+    let api = h.clone().with_sign_in_queue(queue);
+    let ana = format!("ana.{}@example.com", unique());
+    let nobody = format!("nobody.{}@example.com", unique());
+    let input: NewTicket = serde_json::from_value(serde_json::json!({
+        "subject": "Hello", "body": "Details", "channel": "email", "customer": { "email": ana }
+    }))
+    .expect("input");
+    let agent = Actor::Staff {
+        email: EmailAddress::parse("bo@example.com").expect("e"),
+        role: Role::Agent,
+    };
+    h.create_ticket(&agent, input, None).await.expect("ticket");
+    let ip = Some(std::net::IpAddr::from([192, 0, 2, 9]));
+
+    // The API answers both alike and mails nothing itself.
+    for who in [&ana, &nobody] {
+        api.request_sign_in(&EmailAddress::parse(who).expect("e"), ip)
+            .await
+            .expect("asked");
+    }
+    assert!(sent_tokens(&url, &base, &ana).await.is_empty());
+
+    // The router function: one link, to the customer.
+    let mut bodies = Vec::new();
+    for _ in 0..5 {
+        let (event, handles) = receive_batch(&sqs, &queue_url).await;
+        if handles.is_empty() {
+            break;
+        }
+        bodies.extend(event.records.iter().filter_map(|r| r.body.clone()));
+        let response = helpdesk_router::handle(&h, event).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        for (_, handle) in handles {
+            sqs.delete_message()
+                .queue_url(&queue_url)
+                .receipt_handle(handle)
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert!(
+        bodies.iter().all(|b| b.contains("\"sign_in\"")),
+        "{bodies:?}"
+    );
+    assert_eq!(sent_tokens(&url, &base, &ana).await.len(), 1);
+    assert!(sent_tokens(&url, &base, &nobody).await.is_empty());
+
+    // SQS delivers at least once: the same requests again change nothing.
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| serde_json::json!({ "messageId": format!("again-{i}"), "body": b }))
+        .collect();
+    let again: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(serde_json::json!({ "Records": records })).expect("event");
+    let response = helpdesk_router::handle(&h, again).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(
+        sent_tokens(&url, &base, &ana).await.len(),
+        1,
+        "still one link"
+    );
+    let token = sent_tokens(&url, &base, &ana).await.remove(0);
+    let signed = h.consume_sign_in(&token, 3600).await.expect("signed in");
+    assert_eq!(signed.email.as_str(), ana);
+}
+
+/// Without a queue (a `Helpdesk` built by hand) the request is processed while it runs.
 #[tokio::test]
 async fn sign_in_links_work_once_on_dynamodb_and_ses() {
     let Some(url) = moto_url() else { return };

@@ -6,45 +6,16 @@
 //! tests fail, unless `HELPDESK_SKIP_AWS_TESTS=1`.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::QueueAttributeName;
 use helpdesk_adapters::aws::dynamodb::{connect_local, create_table, DynamoTable};
 use helpdesk_adapters::aws::SqsRoutingQueue;
 use helpdesk_app::queue::RoutingQueue;
 use helpdesk_app::tickets::{CustomerRef, NewTicket};
 use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
 use helpdesk_domain::{Actor, EmailAddress};
-use helpdesk_tests::aws::{moto_url, unique};
+use helpdesk_tests::aws::{moto_url, receive_batch, unique};
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-/// Receives like the event source mapping does and shapes the records as the Lambda event.
-async fn receive_batch(sqs: &aws_sdk_sqs::Client, url: &str) -> (SqsEvent, Vec<(String, String)>) {
-    let out = sqs
-        .receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-        .send()
-        .await
-        .expect("receive");
-    let mut records = Vec::new();
-    let mut handles = Vec::new();
-    for m in out.messages.unwrap_or_default() {
-        let id = m.message_id.clone().unwrap_or_default();
-        let handle = m.receipt_handle.clone().unwrap_or_default();
-        records.push(json!({
-            "messageId": id,
-            "receiptHandle": handle,
-            "body": m.body.clone().unwrap_or_default(),
-            "attributes": {},
-            "messageAttributes": {},
-            "eventSource": "aws:sqs",
-        }));
-        handles.push((id, handle));
-    }
-    let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).expect("event");
-    (event, handles)
-}
 
 #[tokio::test]
 async fn poison_record_alone_fails_and_lands_in_the_dlq() {

@@ -19,6 +19,8 @@ struct Browser {
     base: String,
     client: reqwest::Client,
     cookies: BTreeMap<String, String>,
+    /// The server's data directory: [`Browser::ask_link`] waits for its sign-in worker.
+    data: PathBuf,
 }
 
 struct Page {
@@ -53,6 +55,7 @@ impl Browser {
                 .build()
                 .expect("client"),
             cookies: BTreeMap::new(),
+            data: app.data.path().to_path_buf(),
         }
     }
 
@@ -140,13 +143,17 @@ impl Browser {
         self.send(req).await
     }
 
-    /// Asks for a sign-in link for `email` through the form.
+    /// Asks for a sign-in link for `email` through the form, then waits until the server's
+    /// worker has processed the request (the page answers before the lookup and the mail).
     async fn ask_link(&mut self, email: &str) -> Page {
         let form = self.get("/help/signin").await;
         assert_eq!(form.status, StatusCode::OK);
         let csrf = form.csrf();
-        self.post("/help/signin", &[("_csrf", &csrf), ("email", email)])
-            .await
+        let page = self
+            .post("/help/signin", &[("_csrf", &csrf), ("email", email)])
+            .await;
+        helpdesk_tests::test_app::sign_in_requests_processed(&self.data).await;
+        page
     }
 
     /// Opens a link's page and presses its Sign in button (or returns the page when it says

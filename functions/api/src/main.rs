@@ -33,12 +33,16 @@ async fn main() -> Result<(), lambda_http::Error> {
     {
         helpdesk = helpdesk.with_mail(mail);
     }
-    // New tickets' routing events go to the SQS routing queue (the router function consumes it).
+    // New tickets' routing events go to the SQS routing queue (the router function consumes it),
+    // and so do help-centre sign-in requests (answered at once; the router mails the link).
     if let Some(queue) = helpdesk_adapters::aws::SqsRoutingQueue::from_env(
         helpdesk_adapters::aws::sqs::client_from(&config),
         |k| std::env::var(k).ok(),
     ) {
-        helpdesk = helpdesk.with_routing_queue(Arc::new(queue));
+        let queue = Arc::new(queue);
+        helpdesk = helpdesk
+            .with_routing_queue(queue.clone())
+            .with_sign_in_queue(queue);
     }
     // Attachments (downloads, files on replies) and raw mail live in the mail bucket.
     if let Some(bucket) = std::env::var("MAIL_BUCKET").ok().filter(|b| !b.is_empty()) {

@@ -288,10 +288,10 @@ pub async fn recover_inbound_once(
 /// Markers examined per shard and sweep; the next minute continues.
 pub const RESWEEP_LIMIT: usize = 200;
 
-/// The routing worker of `serve`: receives from the embedded queue, routes, deletes; failures
-/// come back after a backoff and are dead-lettered after `max_receives`. Rows stay in the
-/// database until done, so a restart resumes where it stopped.
-fn spawn_routing_worker(helpdesk: Helpdesk, queue: Arc<SqliteQueue>) {
+/// A worker of `serve` (routing; help-centre sign-in requests): receives from an embedded
+/// queue, processes, deletes; failures come back after a backoff and are dead-lettered after
+/// `max_receives`. Rows stay in the database until done, so a restart resumes where it stopped.
+fn spawn_queue_worker(helpdesk: Helpdesk, queue: Arc<SqliteQueue>, what: &'static str) {
     tokio::spawn(async move {
         loop {
             match queue.work_once(&helpdesk, 10).await {
@@ -301,7 +301,8 @@ fn spawn_routing_worker(helpdesk: Helpdesk, queue: Arc<SqliteQueue>) {
                             done = r.done,
                             retrying = r.retrying,
                             dead_lettered = r.dead_lettered,
-                            "routing batch had failures"
+                            what,
+                            "queue batch had failures"
                         );
                     }
                 }
@@ -314,7 +315,7 @@ fn spawn_routing_worker(helpdesk: Helpdesk, queue: Arc<SqliteQueue>) {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "routing queue unavailable; retrying in 5 s");
+                    tracing::error!(error = %e, what, "queue unavailable; retrying in 5 s");
                     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                 }
             }
@@ -504,10 +505,18 @@ impl Application {
             None => format!("http://{}", listener.local_addr()?),
         };
         let helpdesk = helpdesk.with_automation(automation_config(&config.data_dir, &public_url)?);
+        // Help-centre sign-in requests: answered at once, looked up and mailed by this worker.
+        let sign_in = Arc::new(SqliteQueue::open(
+            database_path(&config.data_dir),
+            helpdesk_adapters::local::queue::SIGN_IN,
+            QueueSettings::default(),
+        )?);
+        let helpdesk = helpdesk.with_sign_in_queue(sign_in.clone());
+        spawn_queue_worker(helpdesk.clone(), sign_in, "sign-in");
         spawn_sweeper(helpdesk.clone(), config.data_dir.clone());
         spawn_retrainer(helpdesk.clone());
         if config.routing_worker {
-            spawn_routing_worker(helpdesk.clone(), queue);
+            spawn_queue_worker(helpdesk.clone(), queue, "routing");
         }
         let smtp_addr = match config.smtp {
             Some(addr) => {

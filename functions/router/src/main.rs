@@ -41,6 +41,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         )),
         paging,
     );
+    // Help-centre sign-in requests ride on this queue: their links need the public URL.
+    if let Some(links) =
+        helpdesk_app::automations::AutomationConfig::from_env(|k| std::env::var(k).ok())?
+    {
+        helpdesk = helpdesk.with_automation(links);
+    }
     if let Some(directory) =
         helpdesk_adapters::platform::HttpCustomerDirectory::from_env(|k| std::env::var(k).ok())?
     {

@@ -88,7 +88,9 @@ impl Helpdesk {
         let mut total = 0usize;
         for (i, u) in uploads.iter().enumerate() {
             let field = |f: &str| format!("attachments/{i}/{f}");
-            let filename = u.filename.trim();
+            // Format characters (a right-to-left override hiding the real extension) go.
+            let filename = helpdesk_domain::text::strip_format_chars(&u.filename);
+            let filename = filename.trim();
             if filename.is_empty()
                 || filename.chars().count() > FILENAME_MAX
                 || filename

@@ -135,11 +135,12 @@ fn set<T: PartialEq>(slot: &mut T, value: T, name: &'static str, changed: &mut V
 pub fn apply_profile(ticket: &mut Ticket, p: &CustomerProfile) -> Vec<&'static str> {
     let c = &mut ticket.customer;
     let mut changed = Vec::new();
+    // The platform's values are shown in the console: format characters (bidi overrides) go.
     let clean = |s: &Option<String>| {
         s.as_deref()
-            .map(str::trim)
+            .map(helpdesk_domain::text::strip_format_chars)
+            .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control))
-            .map(str::to_string)
     };
     if let Some(v) = clean(&p.name) {
         set(&mut c.name, Some(v), "name", &mut changed);

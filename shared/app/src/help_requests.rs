@@ -211,7 +211,8 @@ impl Helpdesk {
             );
             format!("web:{}:{}", key_hash(f), key_hash(&content))
         });
-        let name = req.name.trim().to_string();
+        // Checked above; parsed again for its cleaned form (format characters removed).
+        let name = helpdesk_domain::people::parse_name("name", &req.name)?;
         let locale = req
             .locale
             .as_deref()

@@ -8,20 +8,36 @@
 //!
 //! The token is 256 random bits sent only in the e-mail; storage keeps its hash. It is used up by
 //! a conditional write in the same transaction that creates the session, so two concurrent uses
-//! cannot both sign in. Asking for a link answers the same whether or not the address is known.
+//! cannot both sign in.
+//!
+//! Asking for a link answers the same, and in the same time, whether or not the address is
+//! known: the request does only what is the same for every address (the rate limits, then one
+//! [`SignInRequest`] on the [`SignInQueue`]) and answers. Looking the address up, making the link
+//! and queueing its mail happen in a worker ([`Helpdesk::process_sign_in_request`]): the
+//! self-hosted `serve` has a durable queue in its SQLite file with a worker woken at once (rows
+//! stay until done, so a crash or restart resumes them); on AWS the request goes to the routing
+//! SQS queue, whose `router` function processes it (redelivered until done, then the DLQ). Work
+//! after a Lambda's response is not reliable, and a queue both runtimes already run needs no
+//! new infrastructure. Delivery is at least once; processing is idempotent because the link
+//! and its mail are written in one transaction under the request's id, so a second delivery
+//! finds the mail and adds no second link.
 
 use crate::attachments::sha256_hex;
 use crate::keys::{self, from_item};
+use crate::outbound::{outbound_item, standalone_key};
 use crate::outbound::{OutboundKind, OutboundMail};
 use crate::ports::{Condition, Index, Item, Key, Query, TableError, WriteOp};
+use crate::queue::QueueError;
 use crate::ratelimit::key_hash;
 use crate::{AppError, Helpdesk};
+use async_trait::async_trait;
 use base64::Engine;
 use helpdesk_domain::template::{escape_html, Template, TemplateValues};
 use helpdesk_domain::{Actor, DeliveryState, EmailAddress, Status, Ticket, TicketPatch, Timestamp};
 use helpdesk_mail::Mailbox;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// How long an e-mailed link works.
 pub const SIGN_IN_LINK_SECS: i64 = 20 * 60;
@@ -33,6 +49,12 @@ pub const SIGN_IN_PER_IP_HOURLY: i64 = 30;
 pub const SIGN_IN_TEMPLATE: &str = "signin_link";
 pub const DEFAULT_SIGN_IN_SUBJECT: &str = "Your sign-in link for the help centre";
 pub const DEFAULT_SIGN_IN_BODY: &str = "Hello {{customer.first_name}},\n\nuse the link below to sign in to the help centre and follow your requests. It works once, within 20 minutes.\n\nIf you did not ask for it, you can ignore this e-mail: nobody can sign in without the link.\n\n{{agent.name}}";
+
+/// A queued request older than this is dropped instead of answered: its asker has moved on
+/// (or asked again), and a link arriving much later would surprise them. Shorter than the link's
+/// life, so the link's mail (the record that makes processing idempotent, kept until the link
+/// expires) outlives every delivery of its request.
+pub const SIGN_IN_REQUEST_MAX_AGE_SECS: i64 = 10 * 60;
 
 const TOKEN_BYTES: usize = 32;
 /// base64url without padding of [`TOKEN_BYTES`].
@@ -59,6 +81,39 @@ pub struct SignedIn {
     pub session_id: String,
     /// Unix seconds.
     pub expires: i64,
+}
+
+/// A request for a sign-in link, queued by `/help/signin` for the worker
+/// ([`Helpdesk::process_sign_in_request`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInRequest {
+    /// A ULID; also the id of the link's mail, which makes processing idempotent.
+    pub id: String,
+    pub email: EmailAddress,
+    pub requested_at: Timestamp,
+}
+
+/// Where sign-in requests wait for the worker: the embedded queue self-hosted, the routing SQS
+/// queue on AWS (see the module documentation).
+#[async_trait]
+pub trait SignInQueue: Send + Sync {
+    async fn enqueue_sign_in(&self, request: &SignInRequest) -> Result<(), QueueError>;
+}
+
+/// What processing one sign-in request came to (logged by the worker; never shown to the asker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInOutcome {
+    /// The link was stored and its mail queued (and, normally, sent).
+    Mailed,
+    /// A delivery of a request already processed: its mail exists, nothing new was made.
+    AlreadyMailed,
+    /// Not a known customer: nothing is sent.
+    NotACustomer,
+    /// Older than [`SIGN_IN_REQUEST_MAX_AGE_SECS`]: dropped.
+    Stale,
+    /// Outbound mail or the public URL is not configured (a warning is logged).
+    NotConfigured,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,9 +157,18 @@ pub fn token_shape_ok(token: &str) -> bool {
 }
 
 impl Helpdesk {
-    /// Sends `{public_url}/help/signin/{token}` to `email` if it is a known customer (a stored
-    /// profile or a ticket). Rate-limited per network address and per address (hashed, so the
-    /// keys hold no address). Answers `Ok` alike for unknown addresses: no enumeration.
+    /// Where sign-in requests go for the worker (see the module documentation). Without one,
+    /// [`Helpdesk::request_sign_in`] processes the request itself before it answers (tools and
+    /// tests that build a `Helpdesk` by hand; known addresses then answer measurably slower).
+    pub fn with_sign_in_queue(mut self, queue: Arc<dyn SignInQueue>) -> Self {
+        self.sign_in_queue = Some(queue);
+        self
+    }
+
+    /// Asks for a sign-in link for `email`: rate-limited per network address and per address
+    /// (hashed, so the keys hold no address), then queued. The same work, and the same `Ok`,
+    /// whether or not the address is a customer: no enumeration, not even by timing. The link is
+    /// mailed by [`Helpdesk::process_sign_in_request`] to known customers only.
     pub async fn request_sign_in(
         &self,
         email: &EmailAddress,
@@ -119,23 +183,50 @@ impl Helpdesk {
         let who = key_hash(email.as_str());
         self.rate_limit("signin-addr", &who, SIGN_IN_PER_ADDRESS_HOURLY, 3600, MSG)
             .await?;
+        let request = SignInRequest {
+            id: self.ids.ulid().to_string(),
+            email: email.clone(),
+            requested_at: self.clock.now(),
+        };
+        match &self.sign_in_queue {
+            Some(queue) => queue
+                .enqueue_sign_in(&request)
+                .await
+                .map_err(|e| AppError::internal("queueing a sign-in request", e)),
+            None => self.process_sign_in_request(&request).await.map(|_| ()),
+        }
+    }
+
+    /// The worker's half of a sign-in request: sends `{public_url}/help/signin/{token}` to the
+    /// address if it is a known customer (a stored profile or a ticket). Safe to run twice for
+    /// the same request: the link and its mail are written in one transaction, the mail under
+    /// the request's id, so a second run finds the mail and only makes sure it is delivered.
+    pub async fn process_sign_in_request(
+        &self,
+        request: &SignInRequest,
+    ) -> Result<SignInOutcome, AppError> {
+        let now = self.clock.now();
+        if (now - request.requested_at).num_seconds() > SIGN_IN_REQUEST_MAX_AGE_SECS {
+            tracing::info!(request = %request.id, "a sign-in request waited too long; dropped");
+            return Ok(SignInOutcome::Stale);
+        }
+        let email = &request.email;
         let customer = self.load_customer(email).await?;
         let known = customer.is_some() || self.has_tickets(email).await?;
         if !known {
-            return Ok(());
+            return Ok(SignInOutcome::NotACustomer);
         }
         let (Some(settings), Some(config)) = (self.mail.clone(), self.automation.clone()) else {
             tracing::warn!(
                 "a sign-in link was asked for, but outbound mail or public links are off"
             );
-            return Ok(());
+            return Ok(SignInOutcome::NotConfigured);
         };
         if config.public_url.is_empty() {
             // A relative link in an e-mail leads nowhere.
             tracing::warn!("a sign-in link was asked for, but no public URL is configured");
-            return Ok(());
+            return Ok(SignInOutcome::NotConfigured);
         }
-        let now = self.clock.now();
         let token = random_b64(TOKEN_BYTES);
         let expires = now.timestamp() + SIGN_IN_LINK_SECS;
         let doc = LinkDoc {
@@ -143,12 +234,8 @@ impl Helpdesk {
             expires,
             used_at: None,
         };
-        let item =
+        let link =
             Item::new(link_key(&token), 1, keys::to_doc(&doc)?).expiring_at(expires + 24 * 3600);
-        self.table
-            .put(item, Condition::NotExists)
-            .await
-            .map_err(AppError::storage("storing a sign-in link"))?;
 
         let locale = customer
             .as_ref()
@@ -192,7 +279,7 @@ impl Helpdesk {
             body_t.render_html(&values),
             escape_html(&url),
         );
-        let id = self.ids.ulid().to_string();
+        let id = request.id.clone();
         let mail = OutboundMail {
             email_message_id: format!("signin.{id}@{}", settings.signer.domain()),
             id,
@@ -220,7 +307,41 @@ impl Helpdesk {
             attachments: Vec::new(),
             expires_at: chrono::DateTime::from_timestamp(expires, 0),
         };
-        self.send_standalone(&mail).await
+        let ops = vec![
+            WriteOp::Put {
+                item: link,
+                condition: Condition::NotExists,
+            },
+            WriteOp::Put {
+                item: outbound_item(&mail, 1)?,
+                condition: Condition::NotExists,
+            },
+        ];
+        let key = standalone_key(&mail.id);
+        let outcome = match self.table.transact(ops).await {
+            Ok(()) => SignInOutcome::Mailed,
+            Err(TableError::TransactionCancelled { .. }) => {
+                // The mail of this request exists (a redelivery): no second link. Anything else
+                // cancelled the write: fail, so the queue delivers the request again.
+                let exists = self
+                    .table
+                    .get(&key)
+                    .await
+                    .map_err(AppError::storage("reading a sign-in mail"))?
+                    .is_some();
+                if !exists {
+                    return Err(AppError::internal(
+                        "storing a sign-in link",
+                        "the write was cancelled",
+                    ));
+                }
+                SignInOutcome::AlreadyMailed
+            }
+            Err(e) => return Err(AppError::storage("storing a sign-in link")(e)),
+        };
+        // Sent now, or left queued for the mail sweep (a mail already sent is skipped).
+        self.deliver_now(&key).await;
+        Ok(outcome)
     }
 
     async fn has_tickets(&self, email: &EmailAddress) -> Result<bool, AppError> {

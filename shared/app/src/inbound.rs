@@ -787,7 +787,8 @@ impl Helpdesk {
             out.push(AttachmentMeta {
                 filename: a
                     .filename
-                    .clone()
+                    .as_deref()
+                    .map(helpdesk_domain::text::strip_format_chars)
                     .filter(|f| !f.trim().is_empty())
                     .unwrap_or_else(|| format!("part-{}", i + 1)),
                 content_type: a.content_type.clone(),

@@ -64,6 +64,9 @@ pub struct Helpdesk {
     pub(crate) routing_queue: Option<Arc<dyn queue::RoutingQueue>>,
     /// SMS paging of routing escalations; off (`None`) until [`Helpdesk::with_sms_paging`].
     pub(crate) sms: Option<Arc<alerts::SmsPaging>>,
+    /// Where help-centre sign-in requests wait for the worker; without one (`None`, until
+    /// [`Helpdesk::with_sign_in_queue`]) they are processed while the request runs.
+    pub(crate) sign_in_queue: Option<Arc<dyn helpcentre::SignInQueue>>,
 }
 
 impl Helpdesk {
@@ -82,6 +85,7 @@ impl Helpdesk {
             customer_directory: None,
             routing_queue: None,
             sms: None,
+            sign_in_queue: None,
         }
     }
 

@@ -248,7 +248,7 @@ fn ack_claim_key(email: &EmailAddress) -> Key {
 }
 
 /// Where a mail of no ticket is stored (its own partition).
-fn standalone_key(id: &str) -> Key {
+pub(crate) fn standalone_key(id: &str) -> Key {
     Key::new(format!("MAIL#{id}"), outbound_sk(id))
 }
 
@@ -271,7 +271,7 @@ fn mail_shard(mail: &OutboundMail) -> u32 {
     }
 }
 
-fn outbound_item(mail: &OutboundMail, version: u64) -> Result<Item, AppError> {
+pub(crate) fn outbound_item(mail: &OutboundMail, version: u64) -> Result<Item, AppError> {
     let mut item = Item::new(mail_key(mail), version, to_doc(mail)?);
     if matches!(mail.state, DeliveryState::Pending | DeliveryState::Sending) {
         let due = mail.next_attempt_at.unwrap_or(mail.created_at);
@@ -916,18 +916,7 @@ impl Helpdesk {
         self.deliver_now(&outbound_key(ticket, id)).await
     }
 
-    /// Queues a mail about no ticket (a sign-in link) and delivers it at once; a failed send
-    /// stays queued for the sweep until the mail's `expires_at`.
-    pub(crate) async fn send_standalone(&self, mail: &OutboundMail) -> Result<(), AppError> {
-        self.table
-            .put(outbound_item(mail, 1)?, Condition::NotExists)
-            .await
-            .map_err(AppError::storage("queueing a mail"))?;
-        self.deliver_now(&standalone_key(&mail.id)).await;
-        Ok(())
-    }
-
-    async fn deliver_now(&self, key: &Key) -> Option<MessageDelivery> {
+    pub(crate) async fn deliver_now(&self, key: &Key) -> Option<MessageDelivery> {
         let settings = self.mail.clone()?;
         let now = self.clock.now();
         let result = async {

@@ -11,7 +11,12 @@
 //! The queue itself is its own small port, not the `Table`: SQS in AWS and a queue table in the
 //! embedded SQLite file locally. A queue needs receive-with-lease, receive counts and a
 //! dead-letter queue, which the key-value `Table` port (and DynamoDB) do not model.
+//!
+//! On AWS the routing queue also carries the help centre's sign-in requests
+//! (`{"sign_in": {…}}`, see `helpcentre`), so that the `router` function does that work after
+//! the request has been answered; [`parse_queue_message`] tells the two apart.
 
+use crate::helpcentre::{SignInOutcome, SignInRequest};
 use crate::keys::{self, from_item, to_doc};
 use crate::ports::{Condition, Index, Item, Query, SortKey, TableError, WriteOp};
 use crate::routing::{RouteOutcome, RoutingEvent};
@@ -66,6 +71,40 @@ pub trait RoutingQueue: Send + Sync {
 /// reported failed on SQS so the redrive policy moves it to the DLQ).
 pub fn parse_routing_event(body: &str) -> Result<RoutingEvent, AppError> {
     serde_json::from_str(body)
+        .map_err(|e| AppError::validation("body", format!("not a routing event: {e}")))
+}
+
+/// One message of the work queues: a routing event, or a help-centre sign-in request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueueMessage {
+    Route(RoutingEvent),
+    SignIn(SignInRequest),
+}
+
+#[derive(Serialize, Deserialize)]
+struct SignInEnvelope {
+    sign_in: SignInRequest,
+}
+
+/// The body of a sign-in request on a queue: `{"sign_in": {"id", "email", "requested_at"}}`.
+pub fn sign_in_message_body(request: &SignInRequest) -> Result<String, QueueError> {
+    serde_json::to_string(&SignInEnvelope {
+        sign_in: request.clone(),
+    })
+    .map_err(|e| QueueError::Unavailable(Box::new(e)))
+}
+
+/// Reads a message body of either kind; anything else is poison (see [`parse_routing_event`]).
+pub fn parse_queue_message(body: &str) -> Result<QueueMessage, AppError> {
+    let value: serde_json::Value = serde_json::from_str(body)
+        .map_err(|e| AppError::validation("body", format!("not a queue message: {e}")))?;
+    if value.get("sign_in").is_some() {
+        let envelope: SignInEnvelope = serde_json::from_value(value)
+            .map_err(|e| AppError::validation("body", format!("not a sign-in request: {e}")))?;
+        return Ok(QueueMessage::SignIn(envelope.sign_in));
+    }
+    serde_json::from_value(value)
+        .map(QueueMessage::Route)
         .map_err(|e| AppError::validation("body", format!("not a routing event: {e}")))
 }
 
@@ -129,12 +168,14 @@ pub struct ResweepReport {
     pub queries: usize,
 }
 
-/// What processing one delivered routing event came to.
+/// What processing one delivered message came to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Processed {
     Routed(RouteOutcome),
     /// The ticket does not exist (deleted, or a bogus id): the event is dropped.
     UnknownTicket,
+    /// A help-centre sign-in request.
+    SignIn(SignInOutcome),
 }
 
 impl Helpdesk {
@@ -160,6 +201,21 @@ impl Helpdesk {
         };
         if let Err(e) = queue.enqueue(&event).await {
             tracing::error!(error = %e, ticket = %id, reason, "enqueueing a routing event failed; the sweep will retry");
+        }
+    }
+
+    /// The consumers' use case (local workers and `functions/router`) for any message: a
+    /// routing event or a sign-in request. Safe to run twice for the same message.
+    pub async fn process_queue_message(
+        &self,
+        message: &QueueMessage,
+    ) -> Result<Processed, AppError> {
+        match message {
+            QueueMessage::Route(event) => self.process_routing_event(event).await,
+            QueueMessage::SignIn(request) => self
+                .process_sign_in_request(request)
+                .await
+                .map(Processed::SignIn),
         }
     }
 

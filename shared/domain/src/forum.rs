@@ -232,7 +232,9 @@ fn invalid(field: &'static str, message: impl Into<String>) -> DomainError {
     }
 }
 
-/// Trims, drops control characters (keeping newlines and tabs in bodies), counts characters.
+/// Trims, drops control characters (keeping newlines and tabs in bodies) and, in one-line
+/// fields (titles, names), format characters such as bidi overrides (see [`crate::text`]),
+/// counts characters.
 fn clean_text(
     field: &'static str,
     raw: &str,
@@ -240,6 +242,13 @@ fn clean_text(
     max: usize,
     multiline: bool,
 ) -> Result<String, DomainError> {
+    let one_line;
+    let raw = if multiline {
+        raw
+    } else {
+        one_line = crate::text::strip_format_chars(raw);
+        &one_line
+    };
     let s: String = raw
         .trim()
         .chars()
@@ -519,6 +528,10 @@ mod tests {
             "Printer offline"
         );
         assert!(parse_title("Hey").is_err());
+        assert_eq!(
+            parse_title("Refund \u{202E}fdp.exe").expect("ok"),
+            "Refund fdp.exe"
+        );
         assert!(parse_title(&"x".repeat(TITLE_MAX + 1)).is_err());
         assert_eq!(parse_body("a\r\nb\u{0}").expect("ok"), "a\nb");
         assert!(parse_body("   ").is_err());
@@ -528,12 +541,16 @@ mod tests {
     #[test]
     fn display_names_never_show_an_address_or_pose_as_staff() {
         assert_eq!(parse_display_name("  Ana   S. ").expect("ok"), "Ana S.");
+        assert_eq!(parse_display_name("\u{202E}anA S.").expect("ok"), "anA S.");
         for bad in [
             "a",
             "ana@example.com",
             "x@y",
             "Support",
             "MODERATOR 1",
+            // Format characters are removed before the checks, so they hide nothing.
+            "Sup\u{200B}port",
+            "\u{202E}\u{202C}",
             "  ",
             "!!",
             &"n".repeat(41),

@@ -410,8 +410,10 @@ pub fn content_matches(content_type: &str, head: &[u8]) -> bool {
     }
 }
 
-/// An uploaded file's name: a plain file name (no path), 1-150 characters.
+/// An uploaded file's name: a plain file name (no path), 1-150 characters, format characters
+/// (bidi overrides, zero-width spaces) removed (see [`crate::text`]).
 pub fn parse_file_name(raw: &str) -> Result<String, DomainError> {
+    let raw = crate::text::strip_format_chars(raw);
     // Browsers on Windows may send a full path; keep its last part.
     let name = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
     if name.is_empty()
@@ -1064,6 +1066,7 @@ mod tests {
             Ok("guide.pdf".into())
         );
         assert!(parse_file_name("12").is_err());
+        assert_eq!(parse_file_name("é\u{202E}gpj.exe").expect("ok"), "égpj.exe");
         assert!(parse_file_name("a\nb").is_err());
         assert!(parse_file_name("dir/").is_err());
     }

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod routing;
 pub mod sla;
 pub mod template;
+pub mod text;
 pub mod ticket;
 
 pub use audit::{ActorRef, AuditEvent, FieldChange};

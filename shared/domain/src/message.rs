@@ -41,9 +41,13 @@ pub struct AttachmentMeta {
 pub const ATTACHMENTS_MAX: usize = 50;
 
 impl AttachmentMeta {
-    /// A file name safe to offer in a download: no path, no control characters, not empty.
+    /// A file name safe to offer in a download or show: no path, no control or format
+    /// characters (a right-to-left override would show `éexe.jpg` for `é\u{202E}gpj.exe`; see
+    /// [`crate::text`]), not empty. Applied when serving too, so names stored before format
+    /// characters were removed on input are shown as they really are.
     pub fn safe_filename(&self) -> String {
-        let base = self.filename.rsplit(['/', '\\']).next().unwrap_or_default();
+        let name = crate::text::strip_format_chars(&self.filename);
+        let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
         let cleaned: String = base
             .chars()
             .filter(|c| !c.is_control() && *c != '"')
@@ -179,6 +183,8 @@ mod attachment_tests {
         assert_eq!(named("C:\\x\\report.pdf").safe_filename(), "report.pdf");
         assert_eq!(named("a\"b\r\n.txt").safe_filename(), "ab.txt");
         assert_eq!(named("").safe_filename(), "attachment");
+        assert_eq!(named("é\u{202E}gpj.exe").safe_filename(), "égpj.exe");
+        assert_eq!(named("\u{202E}\u{200B}").safe_filename(), "attachment");
         assert_eq!(named("...").safe_filename(), "attachment");
         assert_eq!(named(".htaccess").safe_filename(), "htaccess");
     }

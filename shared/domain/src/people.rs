@@ -101,9 +101,11 @@ pub struct Department {
     pub version: u64,
 }
 
-/// A person's display name: trimmed, 1-120 printable characters.
+/// A person's display name: trimmed, 1-120 printable characters; format characters (bidi
+/// overrides, zero-width spaces) removed, see [`crate::text`].
 pub fn parse_name(field: &'static str, raw: &str) -> Result<String, crate::DomainError> {
-    let s = raw.trim();
+    let stripped = crate::text::strip_format_chars(raw);
+    let s = stripped.trim();
     if s.is_empty() || s.chars().count() > 120 || s.chars().any(char::is_control) {
         return Err(crate::DomainError::Invalid {
             field,
@@ -203,5 +205,9 @@ mod tests {
     fn names() {
         assert!(parse_name("name", " ").is_err());
         assert_eq!(parse_name("name", " Ana ").expect("ok"), "Ana");
+        assert_eq!(
+            parse_name("name", "\u{202E}anA\u{200B}").expect("ok"),
+            "anA"
+        );
     }
 }

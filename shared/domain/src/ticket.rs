@@ -196,9 +196,11 @@ pub const CATEGORY_MAX: usize = 80;
 /// People copied on one ticket, at most (more are ignored: mail to 200 people is a newsletter).
 pub const PARTICIPANTS_MAX: usize = 20;
 
-/// Parses a subject: trimmed, non-empty, bounded.
+/// Parses a subject: trimmed, non-empty, bounded, without control or format characters (see
+/// [`crate::text`]: a right-to-left override would show another text than the one stored).
 pub fn parse_subject(raw: &str) -> Result<String, DomainError> {
-    let s = raw.trim();
+    let stripped = crate::text::strip_format_chars(raw);
+    let s = stripped.trim();
     if s.is_empty() {
         return Err(DomainError::Invalid {
             field: "subject",
@@ -647,6 +649,11 @@ pub(crate) mod tests {
         assert!(parse_tags(["has space"]).is_err());
         assert!(parse_subject("   ").is_err());
         assert_eq!(parse_subject(" hi\u{7} there ").expect("ok"), "hi there");
+        assert_eq!(
+            parse_subject("Invoice \u{202E}fdp.exe\u{202C}").expect("ok"),
+            "Invoice fdp.exe"
+        );
+        assert!(parse_subject("\u{200B}\u{202E} ").is_err());
     }
 
     fn any_status() -> impl Strategy<Value = Status> {

@@ -466,8 +466,9 @@ fn content_type(part: &MessagePart<'_>) -> String {
     }
 }
 
-/// The header's file name without directories or control characters; a nested message
-/// without one is named after its subject.
+/// The header's file name without directories, control or format characters (a right-to-left
+/// override would show `é\u{202E}gpj.exe` as `éexe.jpg`); a nested message without one is named
+/// after its subject.
 fn filename(part: &MessagePart<'_>) -> Option<String> {
     let raw = part.attachment_name().map(str::to_owned).or_else(|| {
         let nested = part.message()?;
@@ -475,7 +476,10 @@ fn filename(part: &MessagePart<'_>) -> Option<String> {
         Some(format!("{}.eml", subject.trim()))
     })?;
     let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let clean: String = base.chars().filter(|c| !c.is_control()).collect();
+    let clean: String = helpdesk_domain::text::strip_format_chars(base)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
     let clean = clean.trim().trim_start_matches('.').trim();
     if clean.is_empty() {
         return None;

@@ -1,8 +1,10 @@
 //! Small text helpers shared by the modules.
 
 /// A header value for display: control characters (a decoded CR/LF included) become spaces,
-/// runs of whitespace become one space, ends trimmed.
+/// runs of whitespace become one space, ends trimmed; format characters (bidi overrides,
+/// zero-width spaces) are removed (`helpdesk_domain::text`).
 pub(crate) fn clean_header_text(s: &str) -> String {
+    let s = &helpdesk_domain::text::strip_format_chars(s);
     let mut out = String::with_capacity(s.len());
     for word in s
         .split(|c: char| c.is_whitespace() || c.is_control())
@@ -122,6 +124,10 @@ mod tests {
         assert_eq!(
             clean_header_text("  Hello\r\n\tworld \u{7} !"),
             "Hello world !"
+        );
+        assert_eq!(
+            clean_header_text("Invoice \u{202E}fdp.exe\u{202C} \u{200B}now"),
+            "Invoice fdp.exe now"
         );
     }
 

@@ -10,7 +10,10 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::Client;
-use helpdesk_app::queue::{parse_routing_event, DeadLetter, QueueError, RoutingQueue};
+use helpdesk_app::helpcentre::{SignInQueue, SignInRequest};
+use helpdesk_app::queue::{
+    parse_routing_event, sign_in_message_body, DeadLetter, QueueError, RoutingQueue,
+};
 use helpdesk_app::routing::RoutingEvent;
 use std::fmt::Display;
 use std::future::Future;
@@ -95,6 +98,22 @@ impl SqsRoutingQueue {
             .await
             .map_err(unavailable)?;
         Ok(out.messages.unwrap_or_default())
+    }
+}
+
+/// Sign-in requests ride on the routing queue: the `router` function processes them after the
+/// API has answered (see `helpdesk_app::helpcentre`).
+#[async_trait]
+impl SignInQueue for SqsRoutingQueue {
+    async fn enqueue_sign_in(&self, request: &SignInRequest) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(sign_in_message_body(request)?)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }
 

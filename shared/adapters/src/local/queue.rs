@@ -9,7 +9,11 @@
 //! not DynamoDB's.
 
 use async_trait::async_trait;
-use helpdesk_app::queue::{parse_routing_event, DeadLetter, Processed, QueueError, RoutingQueue};
+use helpdesk_app::helpcentre::{SignInQueue, SignInRequest};
+use helpdesk_app::queue::{
+    parse_queue_message, parse_routing_event, sign_in_message_body, DeadLetter, QueueError,
+    QueueMessage, RoutingQueue,
+};
 use helpdesk_app::routing::RoutingEvent;
 use helpdesk_app::Helpdesk;
 use rusqlite::{params, Connection, TransactionBehavior};
@@ -34,6 +38,9 @@ CREATE INDEX IF NOT EXISTS queue_dead ON queue_messages (queue, dead_at, id) WHE
 
 /// The routing queue's name in the table (other consumers can share the table under theirs).
 pub const ROUTING: &str = "routing";
+/// The help centre's sign-in requests (own queue and worker, so they do not wait behind
+/// routing, and run even where the routing worker is off).
+pub const SIGN_IN: &str = "signin";
 
 #[derive(Debug, Clone, Copy)]
 pub struct QueueSettings {
@@ -273,8 +280,9 @@ impl SqliteQueue {
         .await
     }
 
-    /// Receives one batch and routes each message; returns how many were received. Poison
-    /// bodies are dead-lettered at once; failures are retried with backoff.
+    /// Receives one batch and processes each message (routes a ticket, answers a sign-in
+    /// request); returns how many were received. Poison bodies are dead-lettered at once;
+    /// failures are retried with backoff.
     pub async fn work_once(
         &self,
         helpdesk: &Helpdesk,
@@ -286,22 +294,26 @@ impl SqliteQueue {
             ..WorkReport::default()
         };
         for m in batch {
-            let event = match parse_routing_event(&m.body) {
-                Ok(e) => e,
+            let message = match parse_queue_message(&m.body) {
+                Ok(message) => message,
                 Err(e) => {
-                    tracing::warn!(id = m.id, error = %e, "poison routing message dead-lettered");
+                    tracing::warn!(id = m.id, queue = %self.name, error = %e, "poison message dead-lettered");
                     self.fail(&m, &e.to_string(), true).await?;
                     report.dead_lettered += 1;
                     continue;
                 }
             };
-            match helpdesk.process_routing_event(&event).await {
-                Ok(Processed::Routed(_)) | Ok(Processed::UnknownTicket) => {
+            match helpdesk.process_queue_message(&message).await {
+                Ok(_) => {
                     self.delete(&m).await?;
                     report.done += 1;
                 }
                 Err(e) => {
-                    tracing::warn!(id = m.id, ticket = %event.ticket_id, attempt = m.attempts, error = %e, "routing failed; will retry");
+                    let what = match &message {
+                        QueueMessage::Route(event) => format!("ticket {}", event.ticket_id),
+                        QueueMessage::SignIn(request) => format!("sign-in request {}", request.id),
+                    };
+                    tracing::warn!(id = m.id, %what, attempt = m.attempts, error = %e, "processing failed; will retry");
                     self.fail(&m, &e.to_string(), false).await?;
                     if m.attempts >= self.settings.max_receives {
                         report.dead_lettered += 1;
@@ -321,6 +333,13 @@ pub struct WorkReport {
     pub done: usize,
     pub retrying: usize,
     pub dead_lettered: usize,
+}
+
+#[async_trait]
+impl SignInQueue for SqliteQueue {
+    async fn enqueue_sign_in(&self, request: &SignInRequest) -> Result<(), QueueError> {
+        self.send(sign_in_message_body(request)?).await
+    }
 }
 
 #[async_trait]
