@@ -87,7 +87,7 @@ impl Helpdesk {
         let mut decoded = Vec::with_capacity(uploads.len());
         let mut total = 0usize;
         for (i, u) in uploads.iter().enumerate() {
-            let field = |f: &str| format!("attachments/{i}/{f}");
+            let field = |f: &str| format!("attachments[{i}].{f}");
             let filename = u.filename.trim();
             if filename.is_empty()
                 || filename.chars().count() > FILENAME_MAX
