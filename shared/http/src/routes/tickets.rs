@@ -223,12 +223,19 @@ pub async fn list(
     Caller(actor): Caller,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<TicketPage>, Response> {
+    // A parameter that was sent and is wrong is a 400; the platform's rule that a list names a
+    // customer (`customer=` or `On-Behalf-Of`) stays the 422 docs/in-app.md gives it.
+    let sent: Vec<&str> = QUERY_PARAMS
+        .iter()
+        .copied()
+        .filter(|name| params.iter().any(|(n, _)| n == name))
+        .collect();
     let filter = filter_from(params).map_err(IntoResponse::into_response)?;
     s.helpdesk
         .list_tickets(&actor, filter)
         .await
         .map(Json)
-        .map_err(|e| in_query(e, QUERY_PARAMS).into_response())
+        .map_err(|e| in_query(e, &sent).into_response())
 }
 
 #[utoipa::path(
