@@ -264,6 +264,13 @@ async fn query_parameter_problems_are_400_naming_the_parameter() {
         };
         assert_eq!(r.body["field"], want, "{path}");
     }
+    let r = app
+        .post("/api/v1/routing/rebalance?dry_run=", &admin, json!({}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("dry_run"))
+    );
     let r = app.get("/api/v1/tickets?cursor=garbage", &admin).await;
     assert_eq!(
         (r.status, r.body["field"].as_str()),

@@ -153,7 +153,8 @@ pub async fn route_now(
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RebalanceParams {
-    /// `true`: only return the plan.
+    /// `true` (or `1`): only return the plan; `false` (or `0`, the default) applies it. Anything
+    /// else, an empty value included, is a 400.
     #[serde(default)]
     #[param(value_type = Option<bool>)]
     dry_run: Option<String>,
@@ -168,7 +169,7 @@ pub async fn rebalance(
 ) -> Result<Json<RebalancePlan>, Response> {
     let dry_run = match p.dry_run.as_deref().map(str::trim) {
         None | Some("false") | Some("0") => false,
-        Some("true") | Some("1") | Some("") => true,
+        Some("true") | Some("1") => true,
         Some(_) => return Err(bad_param("dry_run", "must be true or false").into_response()),
     };
     s.helpdesk
