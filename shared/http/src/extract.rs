@@ -72,6 +72,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let mut value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| Problem::bad_request("body", format!("malformed JSON: {e}")))?;
     integral_numbers(&mut value);
+    // serde reads a struct from an array of its fields in order; no body here is an array, and
+    // `[]` must not pass for an object of defaults.
+    if value.is_array() {
+        return Err(Problem::validation("body", "must be a JSON object"));
+    }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
@@ -250,6 +255,8 @@ mod tests {
         let p =
             parse_json::<Body>(br#"{"subject":"x","customer":{}}"#).expect_err("missing nested");
         assert_eq!(p.field.as_deref(), Some("customer.email"));
+        let p = parse_json::<Body>(br#"["x", {"email": "a@b.co"}]"#).expect_err("an array");
+        assert_eq!((p.status, p.field.as_deref()), (422, Some("body")));
         let p = parse_json::<Body>(b"{not json").expect_err("syntax");
         assert_eq!(p.status, 400);
     }
