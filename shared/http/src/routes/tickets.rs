@@ -64,7 +64,7 @@ pub struct ListParams {
     priority: Option<String>,
     /// `me`, `unassigned`, `any`, or an agent's e-mail.
     #[param(
-        pattern = r"^(me|unassigned|none|any|[A-Za-z0-9_%+-]{1,32}(\.[A-Za-z0-9_%+-]{1,16}){0,2}@[a-z0-9]{1,20}(\.[a-z]{2,10}){1,2})?$"
+        pattern = r"^(me|unassigned|none|any|[A-Za-z0-9_+-]{1,32}(\.[A-Za-z0-9_+-]{1,16}){0,2}@[a-z0-9]{1,20}(\.[a-z]{2,10}){1,2})?$"
     )]
     assignee: Option<String>,
     #[param(pattern = "^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$")]
@@ -74,7 +74,7 @@ pub struct ListParams {
     channel: Option<String>,
     /// A customer's e-mail.
     #[param(
-        pattern = r"^[A-Za-z0-9_%+-]{1,32}(\.[A-Za-z0-9_%+-]{1,16}){0,2}@[a-z0-9]{1,20}(\.[a-z]{2,10}){1,2}$"
+        pattern = r"^[A-Za-z0-9_+-]{1,32}(\.[A-Za-z0-9_+-]{1,16}){0,2}@[a-z0-9]{1,20}(\.[a-z]{2,10}){1,2}$"
     )]
     customer: Option<String>,
     /// RFC 3339 lower bound on creation time (inclusive); a date (`2026-01-31`) means its start.
