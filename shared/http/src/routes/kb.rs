@@ -58,6 +58,23 @@ pub(crate) fn versioned(status: StatusCode, a: &Article) -> Response {
     (status, [etag(a.version)], Json(a)).into_response()
 }
 
+/// The `topic` query parameter: empty (or blank) is none; a control character anywhere, or a
+/// level over the limits, is a 400 (its pattern in the document says the same).
+pub(crate) fn topic_param(raw: Option<String>) -> Result<Option<Vec<String>>, Problem> {
+    let Some(raw) = raw.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if raw.chars().any(char::is_control) {
+        return Err(bad_param("topic", "must not contain control characters"));
+    }
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    parse_topic_path(&raw)
+        .map(Some)
+        .map_err(|e| in_query(helpdesk_app::AppError::from(e), &["topic"]))
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
@@ -68,7 +85,7 @@ pub struct ListParams {
     #[param(pattern = "^(internal|customers|business_owners)?$")]
     audience: Option<String>,
     /// A topic path prefix, `Billing/Refunds`.
-    #[param(pattern = r"^([^/\x00-\x1f\x7f-\x9f]{1,60}(/[^/\x00-\x1f\x7f-\x9f]{1,60}){0,4})?$")]
+    #[param(pattern = r"^([^/\x00-\x1f\x7f-\x9f]{0,60}(/[^/\x00-\x1f\x7f-\x9f]{0,60}){0,4})?$")]
     topic: Option<String>,
     /// A language tag (`en`, `pt-BR`); empty: any.
     #[param(pattern = "^([A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*)?$")]
@@ -101,12 +118,7 @@ pub async fn list(
             })
         })
         .transpose()?;
-    let topic = nonempty(p.topic)
-        .map(|t| {
-            parse_topic_path(&t)
-                .map_err(|e| fail(in_query(helpdesk_app::AppError::from(e), &["topic"])))
-        })
-        .transpose()?;
+    let topic = topic_param(p.topic).map_err(fail)?;
     let limit = p.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(fail(bad_param("limit", "must be 1-200")));
@@ -472,7 +484,7 @@ pub struct SearchParams {
     #[param(pattern = "^([A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*)?$")]
     locale: Option<String>,
     /// A topic path prefix, `Billing/Refunds`.
-    #[param(pattern = r"^([^/\x00-\x1f\x7f-\x9f]{1,60}(/[^/\x00-\x1f\x7f-\x9f]{1,60}){0,4})?$")]
+    #[param(pattern = r"^([^/\x00-\x1f\x7f-\x9f]{0,60}(/[^/\x00-\x1f\x7f-\x9f]{0,60}){0,4})?$")]
     topic: Option<String>,
     /// 1-50, default 10.
     #[param(minimum = 1, maximum = 50)]
@@ -493,14 +505,7 @@ pub async fn search(
     if !(1..=50).contains(&limit) {
         return Err(fail(bad_param("limit", "must be 1-50")));
     }
-    let topic = p
-        .topic
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| {
-            parse_topic_path(&t)
-                .map_err(|e| fail(in_query(helpdesk_app::AppError::from(e), &["topic"])))
-        })
-        .transpose()?;
+    let topic = topic_param(p.topic).map_err(fail)?;
     s.helpdesk
         .search_kb(
             actor.as_ref(),

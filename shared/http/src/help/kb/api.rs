@@ -20,7 +20,7 @@ use helpdesk_app::kb::files::FileBase;
 use helpdesk_app::kb::{
     DeflectionInput, FeedbackInput, KbSearchHit, KbSearchResults, PublishedArticle,
 };
-use helpdesk_domain::kb::{parse_topic_path, ArticleId, Feedback};
+use helpdesk_domain::kb::{ArticleId, Feedback};
 use helpdesk_domain::Audience;
 use serde::{Deserialize, Serialize};
 
@@ -116,7 +116,7 @@ pub struct SearchParams {
     #[param(pattern = "^([A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*)?$")]
     locale: Option<String>,
     /// A topic path prefix, `Billing/Refunds`.
-    #[param(pattern = r"^([^/\x00-\x1f\x7f-\x9f]{1,60}(/[^/\x00-\x1f\x7f-\x9f]{1,60}){0,4})?$")]
+    #[param(pattern = r"^([^/\x00-\x1f\x7f-\x9f]{0,60}(/[^/\x00-\x1f\x7f-\x9f]{0,60}){0,4})?$")]
     topic: Option<String>,
     /// 1-50, default 10.
     #[param(minimum = 1, maximum = 50)]
@@ -136,14 +136,7 @@ pub async fn search(
     if !(1..=50).contains(&limit) {
         return Err(fail(bad_param("limit", "must be 1-50")));
     }
-    let topic = p
-        .topic
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| {
-            parse_topic_path(&t)
-                .map_err(|e| fail(in_query(helpdesk_app::AppError::from(e), &["topic"])))
-        })
-        .transpose()?;
+    let topic = crate::routes::kb::topic_param(p.topic).map_err(fail)?;
     limited(&s, &ctx, "help-api-read").await?;
     s.helpdesk
         .search_kb(
