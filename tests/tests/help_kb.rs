@@ -864,7 +864,7 @@ async fn the_public_kb_api_serves_anonymous_clients_and_never_internal_articles(
     let r = v.get("/help/api/kb/search?q=zebrafinch").await;
     assert_eq!(r.json()["hits"], json!([]));
     let r = v.get("/help/api/kb/search?q=x&limit=0").await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.html.contains("limit"), "{}", r.html);
     assert!(r
         .headers

@@ -155,11 +155,11 @@ async fn files_on_a_reply_go_out_with_the_email() {
         .post(&path, &agent, json!({ "body": "x", "attachments": [{ "filename": "a.pdf", "content_base64": "not base64!" }] }))
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
-    assert_eq!(r.body["field"], "attachments/0/content_base64");
+    assert_eq!(r.body["field"], "attachments[0].content_base64");
     let r = app
         .post(&path, &agent, json!({ "body": "x", "attachments": [{ "filename": "../a.pdf", "content_base64": b64 }] }))
         .await;
-    assert_eq!(r.body["field"], "attachments/0/filename");
+    assert_eq!(r.body["field"], "attachments[0].filename");
     let many: Vec<Value> = (0..11)
         .map(|i| json!({ "filename": format!("f{i}.txt"), "content_base64": "eA==" }))
         .collect();

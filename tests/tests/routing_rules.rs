@@ -362,7 +362,7 @@ async fn rebalance_previews_then_moves_work_off_offline_agents() {
     let r = app
         .post("/api/v1/routing/rebalance?dry_run=maybe", &sup, json!({}))
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let plan = app
         .post("/api/v1/routing/rebalance?dry_run=true", &sup, json!({}))
         .await;

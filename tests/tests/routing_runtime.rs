@@ -327,7 +327,7 @@ async fn dead_letter_api_is_for_admins_and_requeues() {
     let r = app
         .get("/api/v1/routing/dead-letters?limit=0", &admin)
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.to_string().contains("limit"));
     let r = app
         .post(

@@ -15,6 +15,7 @@ pub mod bench_route;
 pub mod eval;
 pub mod import;
 pub mod kb_bench;
+pub mod parse_errors;
 pub mod server;
 
 pub use helpdesk_adapters::local::smtp::SmtpLimits;

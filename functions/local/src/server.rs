@@ -112,7 +112,10 @@ pub(crate) async fn serve(
         saturated = false;
         let service = connection_service(router.clone(), peer, limits);
         let conn = http1
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(
+                TokioIo::new(crate::parse_errors::ProblemIo::new(stream)),
+                service,
+            )
             .with_upgrades();
         let mut stopping = stopping.clone();
         tokio::spawn(async move {

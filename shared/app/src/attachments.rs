@@ -87,7 +87,7 @@ impl Helpdesk {
         let mut decoded = Vec::with_capacity(uploads.len());
         let mut total = 0usize;
         for (i, u) in uploads.iter().enumerate() {
-            let field = |f: &str| format!("attachments/{i}/{f}");
+            let field = |f: &str| format!("attachments[{i}].{f}");
             // Format characters (a right-to-left override hiding the real extension) go.
             let filename = helpdesk_domain::text::strip_format_chars(&u.filename);
             let filename = filename.trim();

@@ -13,9 +13,10 @@ pub struct ActorRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldChange {
     pub field: String,
-    #[schema(value_type = Object)]
+    /// The field's value before: any JSON value (a status is a string, tags a list, a cleared
+    /// assignee `null`), so the schema does not constrain its type.
     pub before: serde_json::Value,
-    #[schema(value_type = Object)]
+    /// The field's value after, like `before`.
     pub after: serde_json::Value,
 }
 

@@ -4,12 +4,13 @@ use std::fmt;
 use std::str::FromStr;
 use ulid::Ulid;
 
+/// The OpenAPI pattern of a prefixed ULID (Crockford base32, either case, as `ulid` reads it).
 macro_rules! ulid_id {
-    ($name:ident, $prefix:literal, $doc:literal) => {
+    ($name:ident, $prefix:literal, $pattern:literal, $doc:literal) => {
         #[doc = $doc]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(try_from = "String", into = "String")]
-        #[schema(value_type = String, example = json!(concat!($prefix, "01JDZ6K3Q2W9V8T7S6R5P4N3M2")))]
+        #[schema(value_type = String, pattern = $pattern, example = json!(concat!($prefix, "01JDZ6K3Q2W9V8T7S6R5P4N3M2")))]
         pub struct $name(Ulid);
 
         impl $name {
@@ -54,25 +55,34 @@ macro_rules! ulid_id {
     };
 }
 
-ulid_id!(TicketId, "tkt_", "Stable, sortable identifier of a ticket.");
+ulid_id!(
+    TicketId,
+    "tkt_",
+    "^tkt_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$",
+    "Stable, sortable identifier of a ticket."
+);
 ulid_id!(
     MessageId,
     "msg_",
+    "^msg_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$",
     "Identifier of a message on a ticket; sorts by creation time."
 );
 ulid_id!(
     AuditId,
     "aud_",
+    "^aud_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$",
     "Identifier of an audit event; sorts by creation time."
 );
 ulid_id!(
     TopicId,
     "top_",
+    "^top_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$",
     "Identifier of a community forum topic; sorts by creation time."
 );
 ulid_id!(
     PostId,
     "pst_",
+    "^pst_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$",
     "Identifier of a reply in a forum topic; sorts by creation time."
 );
 
@@ -92,7 +102,7 @@ ulid_id!(
     utoipa::ToSchema,
 )]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "HD-1042")]
+#[schema(value_type = String, pattern = "^#?[Hh][Dd]-[1-9][0-9]{0,14}$", example = "HD-1042")]
 pub struct TicketNumber(u64);
 
 impl TicketNumber {
@@ -156,7 +166,7 @@ impl From<TicketNumber> for String {
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
 )]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "billing")]
+#[schema(value_type = String, pattern = "^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$", example = "billing")]
 pub struct DepartmentId(String);
 
 impl DepartmentId {

@@ -95,7 +95,7 @@ impl fmt::Display for Audience {
     utoipa::ToSchema,
 )]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "kb_01JDZ6K3Q2W9V8T7S6R5P4N3M2")]
+#[schema(value_type = String, pattern = "^kb_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$", example = "kb_01JDZ6K3Q2W9V8T7S6R5P4N3M2")]
 pub struct ArticleId(Ulid);
 
 impl ArticleId {

@@ -70,6 +70,8 @@ impl AuthConfig {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[LOCAL_ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        // A token that names a start (`nbf`) is not valid before it, like one past its `exp`.
+        validation.validate_nbf = true;
         let data =
             jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(key), &validation)
                 .map_err(|e| Problem::unauthorized(format!("invalid token: {e}")))?;

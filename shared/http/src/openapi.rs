@@ -1,6 +1,8 @@
 //! The OpenAPI document, generated from the handlers' annotations and the types they use.
 
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
@@ -134,7 +136,7 @@ use crate::routes;
         routes::kb_files::uploaded,
     ),
     components(schemas(crate::problem::Problem, helpdesk_domain::Status, helpdesk_domain::Priority, helpdesk_domain::Channel)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses),
     tags(
         (name = "tickets", description = "Tickets, their thread and workflow"),
         (name = "agents", description = "The support team"),
@@ -171,6 +173,153 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The answers every operation can give that its annotation need not repeat, so the document
+/// says what the server does (checked by `scripts/schemathesis.sh` and `tests/tests/openapi.rs`):
+/// - every error is `application/problem+json` (RFC 9457) with the `Problem` schema;
+/// - 400 where a request has something to be malformed: a JSON body (syntax), a query parameter
+///   or a header parameter (e.g. `If-Match`); query parameters are never a 422;
+/// - 401 where a bearer token is accepted (a missing, expired, not-yet-valid or forged one);
+/// - 413 and 415 where a body is taken (over the size limit; not the documented media type);
+/// - 422 where a JSON body is taken (a field missing or invalid) or the path names something (a
+///   segment that is not a valid id);
+/// - 404 where the path names something (it may not exist, or not be yours).
+struct ProblemResponses;
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            // The survey and unsubscribe pages answer in HTML, errors included.
+            if !(path.starts_with("/api/") || path.starts_with("/help/api/")) {
+                continue;
+            }
+            let path_params = item.parameters.clone().unwrap_or_default();
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for param in op.parameters.iter_mut().flatten() {
+                    constrain(path, param);
+                }
+                let mut params = path_params.clone();
+                params.extend(op.parameters.clone().unwrap_or_default());
+                let has = |place: ParameterIn| {
+                    params.iter().any(|p| {
+                        std::mem::discriminant(&p.parameter_in) == std::mem::discriminant(&place)
+                    })
+                };
+                let json_body = op
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|b| b.content.keys().any(|c| c == "application/json"));
+                let any_body = op.request_body.is_some();
+                add_problems(op, &[
+                    (json_body || any_body || has(ParameterIn::Query) || has(ParameterIn::Header), "400", "Bad request: malformed JSON, or a query parameter or header that is not valid (`field` names it)"),
+                    (takes_bearer(op), "401", "No valid bearer token: missing, expired, not yet valid or not ours"),
+                    (has(ParameterIn::Path), "404", "Not found (or not yours)"),
+                    (any_body, "413", "The body is over this request's size limit (`too-large`)"),
+                    (any_body, "415", "The body was not sent as the documented media type"),
+                    (json_body || has(ParameterIn::Path), "422", "A field of the body is missing or invalid, or a path segment is not a valid id (`field` names it)"),
+                ]);
+                for response in op.responses.responses.values_mut() {
+                    if let RefOr::T(r) = response {
+                        as_problem(r);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Crockford base32, as the `ulid` crate reads it (either case).
+const ULID: &str = "[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}";
+
+/// What the server accepts in a path segment or header, said in the document (the parsers are
+/// in `helpdesk_domain`; a value outside these is refused, one inside may still name nothing:
+/// 404).
+fn constraint(path: &str, name: &str) -> Option<String> {
+    let ulid = |prefix: &str| format!("^{prefix}{ULID}$");
+    Some(match name {
+        "If-Match" => r#"^(W/)?"?v?[0-9]{1,19}"?$"#.into(),
+        "ticket" => format!("^(tkt_{ULID}|#?[Hh][Dd]-[1-9][0-9]{{0,14}})$"),
+        "message" => ulid("msg_"),
+        "id" if path.contains("/kb/articles/") => ulid("kb_"),
+        "id" if path.contains("/forums/topics/") => ulid("top_"),
+        "id" if path.starts_with("/api/v1/departments/") => {
+            "^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$".into()
+        }
+        "id" if path.starts_with("/api/v1/routing/rules/") => "^[a-z0-9_-]{1,40}$".into(),
+        // A conservative shape of what `EmailAddress` accepts (no `%`: clients would have to
+        // escape it in a path, and fuzzers do not).
+        "email" => r"^[A-Za-z0-9_+-]{1,32}(\.[A-Za-z0-9_+-]{1,16}){0,2}@[a-z0-9]{1,20}(\.[a-z]{2,10}){1,2}$".into(),
+        "slug" => "^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$".into(),
+        "name" if path.starts_with("/api/v1/templates/") => "^[a-z0-9_-]{1,64}$".into(),
+        "locale" => "^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$".into(),
+        _ => return None,
+    })
+}
+
+fn constrain(path: &str, param: &mut utoipa::openapi::path::Parameter) {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let place = std::mem::discriminant(&param.parameter_in);
+    if place == std::mem::discriminant(&ParameterIn::Query) {
+        return; // query parameters carry their own patterns (empty means "no filter")
+    }
+    if let Some(pattern) = constraint(path, &param.name) {
+        param.schema = Some(RefOr::T(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(pattern))
+                .into(),
+        ));
+    }
+}
+
+fn takes_bearer(op: &Operation) -> bool {
+    op.security.as_ref().is_some_and(|reqs| {
+        reqs.iter().any(|r| {
+            serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.as_object().map(|o| o.contains_key("bearer")))
+                .unwrap_or(false)
+        })
+    })
+}
+
+fn add_problems(op: &mut Operation, wanted: &[(bool, &str, &str)]) {
+    for (applies, status, description) in wanted {
+        if *applies && !op.responses.responses.contains_key(*status) {
+            let mut r = Response::new(*description);
+            r.content.insert(PROBLEM_JSON.into(), problem_content());
+            op.responses.responses.insert((*status).into(), RefOr::T(r));
+        }
+    }
+}
+
+fn problem_content() -> Content {
+    Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem"))))
+}
+
+/// An error answer documented as JSON is really a problem document.
+fn as_problem(r: &mut Response) {
+    if let Some(json) = r.content.shift_remove("application/json") {
+        let is_problem =
+            matches!(&json.schema, Some(RefOr::Ref(re)) if re.ref_location.ends_with("/Problem"));
+        if is_problem {
+            r.content.insert(PROBLEM_JSON.into(), json);
+        } else {
+            r.content.insert("application/json".into(), json);
+        }
+    }
+}
+
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
@@ -178,6 +327,34 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// Serialised once per process: the document never changes while it runs.
 pub fn document_json() -> String {
     static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DOC.get_or_init(|| document().to_pretty_json().unwrap_or_else(|_| "{}".into()))
-        .clone()
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(document()).unwrap_or_default();
+        unsigned_integers(&mut doc);
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
+    })
+    .clone()
+}
+
+/// utoipa writes `u64` as `format: int64, minimum: 0`, which says "at most 2^63 - 1", and `usize`
+/// with no bound at all; the server takes any 64-bit unsigned value, so both get that bound.
+fn unsigned_integers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(o) => {
+            let integer = match o.get("type") {
+                Some(Value::String(t)) => t == "integer",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
+                _ => false,
+            };
+            let unsigned = o.get("minimum").and_then(Value::as_u64) == Some(0);
+            let format = o.get("format").and_then(Value::as_str);
+            if integer && unsigned && matches!(format, None | Some("int64")) {
+                o.remove("format");
+                o.entry("maximum").or_insert_with(|| Value::from(u64::MAX));
+            }
+            o.values_mut().for_each(unsigned_integers);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unsigned_integers),
+        _ => {}
+    }
 }

@@ -1,10 +1,12 @@
 //! The routing queue's dead letters (admins): events that failed too often or could not be read.
 
 use crate::auth::Caller;
+use crate::extract::{bad_param, ApiQuery};
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use helpdesk_app::queue::DeadLetter;
 
@@ -12,6 +14,7 @@ use helpdesk_app::queue::DeadLetter;
 #[into_params(parameter_in = Query)]
 pub struct DeadLetterParams {
     /// 1-100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 
@@ -27,16 +30,17 @@ pub struct DeadLetterList {
 pub async fn list(
     State(s): State<AppState>,
     Caller(actor): Caller,
-    Query(p): Query<DeadLetterParams>,
-) -> Result<Json<DeadLetterList>, ApiError> {
+    ApiQuery(p): ApiQuery<DeadLetterParams>,
+) -> Result<Json<DeadLetterList>, Response> {
     let limit = p.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError(helpdesk_app::AppError::validation(
-            "limit",
-            "must be 1-100",
-        )));
+        return Err(bad_param("limit", "must be 1-100").into_response());
     }
-    let items = s.helpdesk.routing_dead_letters(&actor, limit).await?;
+    let items = s
+        .helpdesk
+        .routing_dead_letters(&actor, limit)
+        .await
+        .map_err(|e| ApiError(e).into_response())?;
     Ok(Json(DeadLetterList { items }))
 }
 

@@ -1,10 +1,10 @@
 //! Agents, departments, customers: admins write, the team reads.
 
 use crate::auth::Caller;
-use crate::extract::{etag, if_match, ApiJson};
+use crate::extract::{bad_param, etag, if_match, in_query, ApiJson, ApiQuery};
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +15,9 @@ use helpdesk_domain::{Agent, AgentStatus, Customer, Department, DepartmentId, Em
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1-200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
+    /// `next_cursor` from the previous page; any other value is a 400.
     cursor: Option<String>,
 }
 
@@ -24,7 +26,7 @@ impl PageParams {
         match self.limit {
             None => Ok(50),
             Some(l) if (1..=200).contains(&l) => Ok(l),
-            Some(_) => Err(Problem::validation("limit", "must be 1-200")),
+            Some(_) => Err(bad_param("limit", "must be 1-200")),
         }
     }
 }
@@ -37,11 +39,13 @@ fn department_id(raw: &str) -> Result<DepartmentId, Problem> {
     DepartmentId::parse(raw).map_err(|e| Problem::validation("id", e.to_string()))
 }
 
-fn page_query(
-    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<(usize, Option<String>), Problem> {
-    let Query(p) = q.map_err(|e| Problem::validation("limit", e.body_text()))?;
+fn page_query(ApiQuery(p): ApiQuery<PageParams>) -> Result<(usize, Option<String>), Problem> {
     Ok((p.limit()?, p.cursor.filter(|c| !c.is_empty())))
+}
+
+/// A list's answer: a stale `cursor` is a query problem like a bad `limit`.
+fn page_fail(e: helpdesk_app::AppError) -> Response {
+    fail(in_query(e, &["limit", "cursor"]))
 }
 
 fn versioned<T: serde::Serialize>(status: StatusCode, version: u64, body: &T) -> Response {
@@ -59,14 +63,14 @@ fn fail(p: impl Into<Problem>) -> Response {
 pub async fn list_agents(
     State(s): State<AppState>,
     Caller(actor): Caller,
-    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+    q: ApiQuery<PageParams>,
 ) -> Result<Json<DirectoryPage<Agent>>, Response> {
     let (limit, cursor) = page_query(q).map_err(fail)?;
     s.helpdesk
         .list_agents(&actor, limit, cursor)
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(page_fail)
 }
 
 #[utoipa::path(post, path = "/api/v1/agents", tag = "agents", security(("bearer" = [])), request_body = AgentInput,
@@ -158,14 +162,14 @@ pub async fn set_agent_status(
 pub async fn list_departments(
     State(s): State<AppState>,
     Caller(actor): Caller,
-    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+    q: ApiQuery<PageParams>,
 ) -> Result<Json<DirectoryPage<Department>>, Response> {
     let (limit, cursor) = page_query(q).map_err(fail)?;
     s.helpdesk
         .list_departments(&actor, limit, cursor)
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(page_fail)
 }
 
 #[utoipa::path(post, path = "/api/v1/departments", tag = "departments", security(("bearer" = [])), request_body = DepartmentInput,
@@ -235,14 +239,14 @@ pub async fn delete_department(
 pub async fn list_customers(
     State(s): State<AppState>,
     Caller(actor): Caller,
-    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+    q: ApiQuery<PageParams>,
 ) -> Result<Json<DirectoryPage<Customer>>, Response> {
     let (limit, cursor) = page_query(q).map_err(fail)?;
     s.helpdesk
         .list_customers(&actor, limit, cursor)
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(page_fail)
 }
 
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])), request_body = CustomerInput,

@@ -4,10 +4,10 @@
 
 use super::kb::MaybeCaller;
 use crate::auth::Caller;
-use crate::extract::{etag, if_match, ApiJson};
+use crate::extract::{etag, if_match, in_query, ApiJson, ApiQuery};
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -36,15 +36,17 @@ pub(crate) fn topic_link(id: &TopicId) -> String {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1-100, default 25.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
+    /// `next_cursor` from the previous page; any other value is a 400.
     cursor: Option<String>,
 }
 
-fn params(
-    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<PageParams, Response> {
-    q.map(|Query(p)| p)
-        .map_err(|e| fail(Problem::validation("query", e.body_text())))
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TopicPageParams {
+    /// `next_cursor` from the previous page of replies; any other value is a 400.
+    cursor: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/forums/categories", tag = "forums",
@@ -103,21 +105,25 @@ pub async fn delete_category(
 }
 
 /// A category's visible topics: pinned first, then newest activity first.
-#[utoipa::path(get, path = "/api/v1/forums/categories/{slug}/topics", tag = "forums",
+#[utoipa::path(get, path = "/api/v1/forums/categories/{slug}/topics", tag = "forums", security((), ("bearer" = [])),
     params(("slug" = String, Path), PageParams),
     responses((status = 200, body = TopicList), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_topics(
     State(s): State<AppState>,
     MaybeCaller(actor): MaybeCaller,
     Path(slug): Path<String>,
-    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<Json<TopicList>, Response> {
-    let p = params(q)?;
     s.helpdesk
-        .list_topics(actor.as_ref(), &slug, p.cursor, p.limit)
+        .list_topics(
+            actor.as_ref(),
+            &slug,
+            p.cursor.filter(|c| !c.is_empty()),
+            p.limit,
+        )
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(|e| fail(in_query(e, &["limit", "cursor"])))
 }
 
 /// Customers need a display name on their first post (`display_name`).
@@ -140,34 +146,32 @@ pub async fn create_topic(
 pub async fn all_topics(
     State(s): State<AppState>,
     Caller(actor): Caller,
-    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<Json<AllTopics>, Response> {
-    let p = params(q)?;
     s.helpdesk
-        .list_all_topics(&actor, p.cursor, p.limit)
+        .list_all_topics(&actor, p.cursor.filter(|c| !c.is_empty()), p.limit)
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(|e| fail(in_query(e, &["limit", "cursor"])))
 }
 
 /// A topic with its replies (accepted answer first). Hidden content is 404 except to its
 /// author and staff; staff also get the moderation history and report cases.
-#[utoipa::path(get, path = "/api/v1/forums/topics/{id}", tag = "forums",
-    params(("id" = String, Path), PageParams),
+#[utoipa::path(get, path = "/api/v1/forums/topics/{id}", tag = "forums", security((), ("bearer" = [])),
+    params(("id" = String, Path), TopicPageParams),
     responses((status = 200, body = TopicView), (status = 404, body = Problem)))]
 pub async fn get_topic(
     State(s): State<AppState>,
     MaybeCaller(actor): MaybeCaller,
     Path(id): Path<String>,
-    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<TopicPageParams>,
 ) -> Result<Response, Response> {
     let id = topic_id(&id)?;
-    let p = params(q)?;
     let v = s
         .helpdesk
-        .topic_view(actor.as_ref(), &id, p.cursor)
+        .topic_view(actor.as_ref(), &id, p.cursor.filter(|c| !c.is_empty()))
         .await
-        .map_err(fail)?;
+        .map_err(|e| fail(in_query(e, &["cursor"])))?;
     Ok(([etag(v.topic.version)], Json(v)).into_response())
 }
 
@@ -307,14 +311,13 @@ pub async fn resolve(
 pub async fn reports(
     State(s): State<AppState>,
     Caller(actor): Caller,
-    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<Json<ReportQueue>, Response> {
-    let p = params(q)?;
     s.helpdesk
-        .list_reports(&actor, p.cursor, p.limit)
+        .list_reports(&actor, p.cursor.filter(|c| !c.is_empty()), p.limit)
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(|e| fail(in_query(e, &["limit", "cursor"])))
 }
 
 /// Staff: continues the topic privately as a ticket for its author (channel `community`).

@@ -1,7 +1,8 @@
 use crate::auth::Caller;
+use crate::extract::{bad_param, in_query, ApiQuery};
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use helpdesk_app::directory::DirectoryPage;
 use helpdesk_app::inbound::Quarantined;
@@ -10,7 +11,9 @@ use helpdesk_app::inbound::Quarantined;
 #[into_params(parameter_in = Query)]
 pub struct QuarantineParams {
     /// 1-200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
+    /// `next_cursor` from the previous page; any other value is a 400.
     cursor: Option<String>,
 }
 
@@ -22,20 +25,17 @@ pub struct QuarantineParams {
 pub async fn list(
     State(s): State<AppState>,
     Caller(actor): Caller,
-    Query(p): Query<QuarantineParams>,
-) -> Result<Json<DirectoryPage<Quarantined>>, ApiError> {
+    ApiQuery(p): ApiQuery<QuarantineParams>,
+) -> Result<Json<DirectoryPage<Quarantined>>, Problem> {
     let limit = p.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError(helpdesk_app::AppError::validation(
-            "limit",
-            "must be 1-200",
-        )));
+        return Err(bad_param("limit", "must be 1-200"));
     }
-    Ok(Json(
-        s.helpdesk
-            .list_quarantine(&actor, limit, p.cursor.filter(|c| !c.is_empty()))
-            .await?,
-    ))
+    s.helpdesk
+        .list_quarantine(&actor, limit, p.cursor.filter(|c| !c.is_empty()))
+        .await
+        .map(Json)
+        .map_err(|e| in_query(e, &["limit", "cursor"]))
 }
 
 /// Runs a quarantined message through ingestion again (after a fix, or with new limits). It

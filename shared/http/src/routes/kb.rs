@@ -2,10 +2,10 @@
 //! published ones meant for them, searches, votes and records views and deflections.
 
 use crate::auth::{Caller, VerifiedClaims};
-use crate::extract::{etag, if_match, ApiJson};
+use crate::extract::{bad_param, etag, if_match, in_query, ApiJson, ApiQuery};
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -58,56 +58,70 @@ pub(crate) fn versioned(status: StatusCode, a: &Article) -> Response {
     (status, [etag(a.version)], Json(a)).into_response()
 }
 
-fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, Response> {
-    q.map(|Query(p)| p)
-        .map_err(|e| fail(Problem::validation("query", e.body_text())))
+/// The `topic` query parameter: empty (or blank) is none; a control character anywhere, or a
+/// level over the limits, is a 400 (its pattern in the document says the same).
+pub(crate) fn topic_param(raw: Option<String>) -> Result<Option<Vec<String>>, Problem> {
+    let Some(raw) = raw.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if raw.chars().any(char::is_control) {
+        return Err(bad_param("topic", "must not contain control characters"));
+    }
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    parse_topic_path(&raw)
+        .map(Some)
+        .map_err(|e| in_query(helpdesk_app::AppError::from(e), &["topic"]))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// draft, in_review, published, archived
+    /// draft, in_review, published, archived (empty: all)
+    #[param(pattern = "^(draft|in_review|published|archived)?$")]
     status: Option<String>,
-    /// internal, customers, business_owners
+    /// internal, customers, business_owners (empty: all)
+    #[param(pattern = "^(internal|customers|business_owners)?$")]
     audience: Option<String>,
     /// A topic path prefix, `Billing/Refunds`.
+    #[param(pattern = r"^([^/\x00-\x1f\x7f-\x9f]{0,60}(/[^/\x00-\x1f\x7f-\x9f]{0,60}){0,4})?$")]
     topic: Option<String>,
+    /// A language tag (`en`, `pt-BR`); empty: any.
+    #[param(pattern = "^([A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*)?$")]
     locale: Option<String>,
     /// 1-200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
+    /// `next_cursor` from the previous page; any other value is a 400.
     cursor: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/kb/articles", tag = "kb", security(("bearer" = [])), params(ListParams),
-    responses((status = 200, body = ArticlePage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = ArticlePage), (status = 403, body = Problem), (status = 400, body = Problem)))]
 pub async fn list(
     State(s): State<AppState>,
     Caller(actor): Caller,
-    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Json<ArticlePage>, Response> {
-    let p = query(q)?;
     let nonempty = |o: Option<String>| o.filter(|v| !v.trim().is_empty());
     let status = nonempty(p.status)
-        .map(|v| {
-            ArticleStatus::parse(&v).map_err(|e| fail(Problem::validation("status", e.message)))
-        })
+        .map(|v| ArticleStatus::parse(&v).map_err(|e| fail(bad_param("status", e.message))))
         .transpose()?;
     let audience = nonempty(p.audience)
         .map(|v| {
             Audience::parse(v.trim()).ok_or_else(|| {
-                fail(Problem::validation(
+                fail(bad_param(
                     "audience",
                     "must be internal, customers or business_owners",
                 ))
             })
         })
         .transpose()?;
-    let topic = nonempty(p.topic)
-        .map(|t| parse_topic_path(&t).map_err(|e| fail(helpdesk_app::AppError::from(e))))
-        .transpose()?;
+    let topic = topic_param(p.topic).map_err(fail)?;
     let limit = p.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(fail(Problem::validation("limit", "must be 1-200")));
+        return Err(fail(bad_param("limit", "must be 1-200")));
     }
     s.helpdesk
         .list_articles(
@@ -123,7 +137,7 @@ pub async fn list(
         )
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(|e| fail(in_query(e, &["locale", "limit", "cursor"])))
 }
 
 /// Every save is a new version; the article starts as a draft.
@@ -197,7 +211,7 @@ pub async fn delete(
 /// The live version, for anyone allowed to read it: the team everything; customers the
 /// customer articles (and business-owner ones when flagged); anonymous visitors the customer
 /// articles. Drafts, archived and other audiences' articles are 404.
-#[utoipa::path(get, path = "/api/v1/kb/articles/{id}/published", tag = "kb", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/kb/articles/{id}/published", tag = "kb", security((), ("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = PublishedArticle), (status = 404, body = Problem)))]
 pub async fn published(
     State(s): State<AppState>,
@@ -284,15 +298,14 @@ pub async fn diff(
     State(s): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<String>,
-    q: Result<Query<DiffParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<DiffParams>,
 ) -> Result<Json<ArticleDiff>, Response> {
     let id = article_id(&id)?;
-    let p = query(q)?;
     s.helpdesk
         .diff_article_versions(&actor, &id, p.from, p.to)
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(|e| fail(in_query(e, &["from", "to"])))
 }
 
 async fn step(
@@ -313,7 +326,7 @@ async fn step(
     Ok(versioned(StatusCode::OK, &a))
 }
 
-/// An optional JSON body (workflow steps may be posted empty).
+/// An optional JSON body (workflow steps may be posted empty, or with `null`).
 pub struct MaybeJson<T>(pub Option<T>);
 
 impl<S, T> axum::extract::FromRequest<S> for MaybeJson<T>
@@ -335,9 +348,9 @@ where
         if !has_body {
             return Ok(MaybeJson(None));
         }
-        ApiJson::<T>::from_request(req, state)
+        ApiJson::<Option<T>>::from_request(req, state)
             .await
-            .map(|ApiJson(v)| MaybeJson(Some(v)))
+            .map(|ApiJson(v)| MaybeJson(v))
     }
 }
 
@@ -409,7 +422,7 @@ pub async fn comment(
 
 /// "Was this helpful?" with an optional 1-5 rating and comment, one per viewer (anonymous
 /// visitors send their `visitor_id`); a second vote is a 409; abuse is rate-limited (429).
-#[utoipa::path(post, path = "/api/v1/kb/articles/{id}/feedback", tag = "kb",
+#[utoipa::path(post, path = "/api/v1/kb/articles/{id}/feedback", tag = "kb", security((), ("bearer" = [])),
     params(("id" = String, Path)), request_body = FeedbackInput,
     responses((status = 201, body = Feedback), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn feedback(
@@ -448,7 +461,7 @@ pub struct ViewCount {
 }
 
 /// Counts a view of a published article the caller may read.
-#[utoipa::path(post, path = "/api/v1/kb/articles/{id}/views", tag = "kb", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/kb/articles/{id}/views", tag = "kb", security((), ("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = ViewCount), (status = 404, body = Problem)))]
 pub async fn view(
     State(s): State<AppState>,
@@ -467,33 +480,32 @@ pub async fn view(
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     q: String,
+    /// A language tag (`en`, `pt-BR`); empty: any.
+    #[param(pattern = "^([A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*)?$")]
     locale: Option<String>,
     /// A topic path prefix, `Billing/Refunds`.
+    #[param(pattern = r"^([^/\x00-\x1f\x7f-\x9f]{0,60}(/[^/\x00-\x1f\x7f-\x9f]{0,60}){0,4})?$")]
     topic: Option<String>,
     /// 1-50, default 10.
+    #[param(minimum = 1, maximum = 50)]
     limit: Option<usize>,
 }
 
 /// Full-text search of the published articles the caller may read (agents: internal and
 /// public; customers and anonymous visitors: customer articles, plus business-owner ones for
 /// flagged customers). Searches that find nothing are counted for the authors.
-#[utoipa::path(get, path = "/api/v1/kb/search", tag = "kb", params(SearchParams),
-    responses((status = 200, body = KbSearchResults), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/kb/search", tag = "kb", security((), ("bearer" = [])), params(SearchParams),
+    responses((status = 200, body = KbSearchResults), (status = 400, body = Problem)))]
 pub async fn search(
     State(s): State<AppState>,
     MaybeCaller(actor): MaybeCaller,
-    q: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<SearchParams>,
 ) -> Result<Json<KbSearchResults>, Response> {
-    let p = query(q)?;
     let limit = p.limit.unwrap_or(10);
     if !(1..=50).contains(&limit) {
-        return Err(fail(Problem::validation("limit", "must be 1-50")));
+        return Err(fail(bad_param("limit", "must be 1-50")));
     }
-    let topic = p
-        .topic
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| parse_topic_path(&t).map_err(|e| fail(helpdesk_app::AppError::from(e))))
-        .transpose()?;
+    let topic = topic_param(p.topic).map_err(fail)?;
     s.helpdesk
         .search_kb(
             actor.as_ref(),
@@ -504,27 +516,28 @@ pub async fn search(
         )
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(|e| fail(in_query(e, &["q", "locale", "limit"])))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SuggestParams {
     text: String,
+    /// A language tag (`en`, `pt-BR`); empty: any.
+    #[param(pattern = "^([A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*)?$")]
     locale: Option<String>,
-    /// 1-10, default 5.
+    /// Default 5; a value outside 1-10 counts as the nearest bound (never an error).
     limit: Option<usize>,
 }
 
 /// Suggest-while-typing for the customer request form: public articles only.
-#[utoipa::path(get, path = "/api/v1/kb/suggest", tag = "kb", params(SuggestParams),
-    responses((status = 200, body = Vec<KbSearchHit>), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/kb/suggest", tag = "kb", security((), ("bearer" = [])), params(SuggestParams),
+    responses((status = 200, body = Vec<KbSearchHit>), (status = 400, body = Problem)))]
 pub async fn suggest(
     State(s): State<AppState>,
     MaybeCaller(actor): MaybeCaller,
-    q: Result<Query<SuggestParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<SuggestParams>,
 ) -> Result<Json<Vec<KbSearchHit>>, Response> {
-    let p = query(q)?;
     s.helpdesk
         .suggest_articles(
             actor.as_ref(),
@@ -534,7 +547,7 @@ pub async fn suggest(
         )
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(|e| fail(in_query(e, &["text", "locale", "limit"])))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -544,7 +557,7 @@ pub struct DeflectionRecorded {
 }
 
 /// The customer opened a suggested article and left the request form without submitting.
-#[utoipa::path(post, path = "/api/v1/kb/deflections", tag = "kb", request_body = DeflectionInput,
+#[utoipa::path(post, path = "/api/v1/kb/deflections", tag = "kb", security((), ("bearer" = [])), request_body = DeflectionInput,
     responses((status = 200, body = DeflectionRecorded), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn deflection(
     State(s): State<AppState>,
@@ -593,7 +606,7 @@ pub async fn stats(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SuggestedParams {
-    /// 1-20, default 5.
+    /// Default 5; a value outside 1-20 counts as the nearest bound (never an error).
     limit: Option<usize>,
 }
 
@@ -605,14 +618,13 @@ pub async fn suggested_for_ticket(
     State(s): State<AppState>,
     Caller(actor): Caller,
     Path(ticket): Path<String>,
-    q: Result<Query<SuggestedParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<SuggestedParams>,
 ) -> Result<Json<Vec<KbSearchHit>>, Response> {
-    let p = query(q)?;
     s.helpdesk
         .suggested_articles_for_ticket(&actor, &ticket, p.limit.unwrap_or(5))
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(|e| fail(in_query(e, &["limit"])))
 }
 
 /// Links an article to a ticket (idempotent); on a resolved or closed ticket it counts for the

@@ -121,6 +121,18 @@ fn version_field(form: &UploadForm) -> Result<Option<u64>, Problem> {
         .transpose()
 }
 
+/// The multipart form of an upload (for the OpenAPI document; the handler reads the parts).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct UploadParts {
+    /// The file, with its file name and content type.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// The article's version as read (or send `If-Match`).
+    version: Option<u64>,
+}
+
 /// Uploads a file to the article (`multipart/form-data`: the `file` part with its file name
 /// and content type, optionally `version`). It is stored content-addressed and recorded on a
 /// new draft version; a file with the same name is replaced. Documents and images up to 4 MiB,
@@ -129,7 +141,7 @@ fn version_field(form: &UploadForm) -> Result<Option<u64>, Problem> {
 /// type or too many files → 422, each naming the field.
 #[utoipa::path(post, path = "/api/v1/kb/articles/{id}/files", tag = "kb", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    request_body(content_type = "multipart/form-data", description = "`file`: the file (with its file name and content type); `version`: optional, the article's version as read"),
+    request_body(content = UploadParts, content_type = "multipart/form-data", description = "`file`: the file (with its file name and content type); `version`: optional, the article's version as read"),
     responses((status = 201, body = Article), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
 pub async fn upload(
     State(s): State<AppState>,
@@ -195,7 +207,7 @@ pub async fn remove(
 /// of other audiences' articles are 404. Raster images and plain text are shown in place (and
 /// MP4/WebM videos play); anything else downloads as an opaque file (`nosniff`, sandbox CSP).
 /// On AWS a video over 4 MiB is a `303` to a presigned S3 URL (a Lambda response carries 6 MB).
-#[utoipa::path(get, path = "/api/v1/kb/articles/{id}/files/{file}", tag = "kb",
+#[utoipa::path(get, path = "/api/v1/kb/articles/{id}/files/{file}", tag = "kb", security((), ("bearer" = [])),
     params(("id" = String, Path), ("file" = String, Path, description = "Position in the published `attachments` (from 0) or the file name")),
     responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 303, description = "A large video: fetch it from the presigned store URL in `Location`"), (status = 404, body = Problem)))]
 pub async fn published_file(

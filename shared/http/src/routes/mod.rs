@@ -262,6 +262,7 @@ pub async fn me(Caller(actor): Caller) -> Json<Me> {
 #[into_params(parameter_in = Query)]
 pub struct DashboardParams {
     /// Length of the period compared with the one before it, 1-90 days (default 7).
+    #[param(minimum = 1, maximum = 90)]
     days: Option<i64>,
 }
 
@@ -270,14 +271,12 @@ pub struct DashboardParams {
 pub async fn dashboard(
     axum::extract::State(s): axum::extract::State<AppState>,
     Caller(actor): Caller,
-    q: Result<axum::extract::Query<DashboardParams>, axum::extract::rejection::QueryRejection>,
+    crate::extract::ApiQuery(p): crate::extract::ApiQuery<DashboardParams>,
 ) -> Result<Json<helpdesk_app::stats::Dashboard>, axum::response::Response> {
     use axum::response::IntoResponse;
-    let axum::extract::Query(p) =
-        q.map_err(|e| Problem::validation("days", e.body_text()).into_response())?;
     let days = p.days.unwrap_or(7);
     if !(1..=90).contains(&days) {
-        return Err(Problem::validation("days", "must be 1-90").into_response());
+        return Err(crate::extract::bad_param("days", "must be 1-90").into_response());
     }
     s.helpdesk
         .dashboard(&actor, days)

@@ -2,10 +2,10 @@
 //! ticket now, and supervisors' rebalance.
 
 use crate::auth::Caller;
-use crate::extract::{etag, if_match, ApiJson};
+use crate::extract::{bad_param, etag, if_match, ApiJson, ApiQuery};
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -153,8 +153,10 @@ pub async fn route_now(
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RebalanceParams {
-    /// `true`: only return the plan.
+    /// `true` (or `1`): only return the plan; `false` (or `0`, the default) applies it. Anything
+    /// else, an empty value included, is a 400.
     #[serde(default)]
+    #[param(value_type = Option<bool>)]
     dry_run: Option<String>,
 }
 
@@ -163,15 +165,12 @@ pub struct RebalanceParams {
 pub async fn rebalance(
     State(s): State<AppState>,
     Caller(actor): Caller,
-    q: Result<Query<RebalanceParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<RebalanceParams>,
 ) -> Result<Json<RebalancePlan>, Response> {
-    let Query(p) = q.map_err(|e| Problem::validation("dry_run", e.body_text()).into_response())?;
     let dry_run = match p.dry_run.as_deref().map(str::trim) {
         None | Some("false") | Some("0") => false,
-        Some("true") | Some("1") | Some("") => true,
-        Some(_) => {
-            return Err(Problem::validation("dry_run", "must be true or false").into_response())
-        }
+        Some("true") | Some("1") => true,
+        Some(_) => return Err(bad_param("dry_run", "must be true or false").into_response()),
     };
     s.helpdesk
         .rebalance(&actor, dry_run)

@@ -1,10 +1,10 @@
 //! Response templates: admins write, the team reads and renders them for a ticket.
 
 use crate::auth::Caller;
-use crate::extract::{etag, if_match, ApiJson};
+use crate::extract::{bad_param, etag, if_match, in_query, ApiJson, ApiQuery};
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,10 +15,13 @@ use helpdesk_domain::template::ResponseTemplate;
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TemplateListParams {
-    /// Only the translations of this template.
+    /// Only the translations of this template (empty: all templates).
+    #[param(pattern = "^[a-z0-9_-]{0,64}$")]
     name: Option<String>,
     /// 1-200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
+    /// `next_cursor` from the previous page; any other value is a 400.
     cursor: Option<String>,
 }
 
@@ -31,16 +34,15 @@ fn versioned(status: StatusCode, t: &ResponseTemplate) -> Response {
 }
 
 #[utoipa::path(get, path = "/api/v1/templates", tag = "templates", security(("bearer" = [])), params(TemplateListParams),
-    responses((status = 200, body = DirectoryPage<ResponseTemplate>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = DirectoryPage<ResponseTemplate>), (status = 403, body = Problem), (status = 400, body = Problem)))]
 pub async fn list(
     State(s): State<AppState>,
     Caller(actor): Caller,
-    q: Result<Query<TemplateListParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<TemplateListParams>,
 ) -> Result<Json<DirectoryPage<ResponseTemplate>>, Response> {
-    let Query(p) = q.map_err(|e| fail(Problem::validation("limit", e.body_text())))?;
     let limit = p.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(fail(Problem::validation("limit", "must be 1-200")));
+        return Err(fail(bad_param("limit", "must be 1-200")));
     }
     s.helpdesk
         .list_templates(
@@ -51,7 +53,7 @@ pub async fn list(
         )
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(|e| fail(in_query(e, &["name", "limit", "cursor"])))
 }
 
 /// Tokens: `{{customer.first_name}}`, `{{customer.name}}`, `{{ticket.number}}`,

@@ -1,8 +1,8 @@
 use crate::auth::Caller;
-use crate::extract::{etag, if_match, ApiJson};
+use crate::extract::{bad_param, etag, if_match, in_query, ApiJson, ApiQuery};
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -55,26 +55,44 @@ pub async fn create(
 #[allow(dead_code)]
 pub struct ListParams {
     /// `all`, `open` (new, assigned, in_progress), `done` (resolved, closed), or statuses, comma-separated.
+    #[param(
+        pattern = r"^(all|open|done|(new|assigned|in_progress|resolved|closed)(,(new|assigned|in_progress|resolved|closed))*)?$"
+    )]
     status: Option<String>,
     /// Priorities, comma-separated.
+    #[param(pattern = r"^((low|medium|high|urgent)(,(low|medium|high|urgent))*)?$")]
     priority: Option<String>,
     /// `me`, `unassigned`, `any`, or an agent's e-mail.
+    #[param(
+        pattern = r"^(me|unassigned|none|any|[A-Za-z0-9_+-]{1,32}(\.[A-Za-z0-9_+-]{1,16}){0,2}@[a-z0-9]{1,20}(\.[a-z]{2,10}){1,2})?$"
+    )]
     assignee: Option<String>,
+    #[param(pattern = "^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$")]
     department: Option<String>,
     category: Option<String>,
+    #[param(value_type = Option<Channel>)]
     channel: Option<String>,
     /// A customer's e-mail.
+    #[param(
+        pattern = r"^[A-Za-z0-9_+-]{1,32}(\.[A-Za-z0-9_+-]{1,16}){0,2}@[a-z0-9]{1,20}(\.[a-z]{2,10}){1,2}$"
+    )]
     customer: Option<String>,
-    /// RFC 3339 lower bound on creation time (inclusive).
+    /// RFC 3339 lower bound on creation time (inclusive); a date (`2026-01-31`) means its start.
+    #[param(value_type = Option<String>, format = DateTime)]
     created_from: Option<String>,
-    /// RFC 3339 upper bound on creation time (inclusive).
+    /// RFC 3339 upper bound on creation time (inclusive); a date means its start.
+    #[param(value_type = Option<String>, format = DateTime)]
     created_to: Option<String>,
     /// Ticket number, customer e-mail, or words of the subject / customer name.
+    #[param(max_length = 200)]
     q: Option<String>,
     /// `priority` (default: most urgent, then oldest), `newest`, `oldest`.
+    #[param(pattern = "^(priority|newest|oldest)$")]
     sort: Option<String>,
     /// 1-100, default 25.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
+    /// `next_cursor` from the previous page; any other value is a 400.
     cursor: Option<String>,
 }
 
@@ -86,7 +104,7 @@ fn parse_list<T>(
     raw.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| parse(s).map_err(|e| Problem::validation(field, format!("{s:?}: {e}"))))
+        .map(|s| parse(s).map_err(|e| bad_param(field, format!("{s:?}: {e}"))))
         .collect()
 }
 
@@ -97,8 +115,25 @@ fn parse_time(field: &str, raw: &str) -> Result<helpdesk_domain::Timestamp, Prob
             chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
                 .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
         })
-        .map_err(|_| Problem::validation(field, "must be an RFC 3339 time or a date (2026-01-31)"))
+        .map_err(|_| bad_param(field, "must be an RFC 3339 time or a date (2026-01-31)"))
 }
+
+/// The list's query parameters, for naming them in its 400s.
+const QUERY_PARAMS: &[&str] = &[
+    "status",
+    "priority",
+    "assignee",
+    "department",
+    "category",
+    "channel",
+    "customer",
+    "created_from",
+    "created_to",
+    "q",
+    "sort",
+    "limit",
+    "cursor",
+];
 
 pub(crate) fn filter_from(params: Vec<(String, String)>) -> Result<TicketFilter, Problem> {
     let mut f = TicketFilter {
@@ -129,48 +164,48 @@ pub(crate) fn filter_from(params: Vec<(String, String)>) -> Result<TicketFilter,
                     "unassigned" | "none" => Some(AssigneeFilter::Unassigned),
                     other => Some(AssigneeFilter::Agent(
                         EmailAddress::parse(other)
-                            .map_err(|e| Problem::validation("assignee", e.to_string()))?,
+                            .map_err(|e| bad_param("assignee", e.to_string()))?,
                     )),
                 }
             }
             "department" => {
                 f.department = Some(
                     DepartmentId::parse(&value)
-                        .map_err(|e| Problem::validation("department", e.to_string()))?,
+                        .map_err(|e| bad_param("department", e.to_string()))?,
                 )
             }
             "category" => f.category = Some(value.trim().to_string()).filter(|c| !c.is_empty()),
             "channel" => {
-                f.channel = Some(
-                    Channel::parse(&value)
-                        .map_err(|e| Problem::validation("channel", e.to_string()))?,
-                )
+                f.channel =
+                    Some(Channel::parse(&value).map_err(|e| bad_param("channel", e.to_string()))?)
             }
             "customer" => {
                 f.customer = Some(
                     EmailAddress::parse(&value)
-                        .map_err(|e| Problem::validation("customer", e.to_string()))?,
+                        .map_err(|e| bad_param("customer", e.to_string()))?,
                 )
             }
             "created_from" => f.created_from = Some(parse_time("created_from", &value)?),
             "created_to" => f.created_to = Some(parse_time("created_to", &value)?),
             "q" => {
-                if value.len() > 200 {
-                    return Err(Problem::validation("q", "must be at most 200 characters"));
+                if value.chars().count() > 200 {
+                    return Err(bad_param("q", "must be at most 200 characters"));
                 }
                 f.text = Some(value).filter(|q| !q.trim().is_empty());
             }
-            "sort" => f.sort = SortOrder::parse(value.trim()).map_err(Problem::from)?,
+            "sort" => {
+                f.sort = SortOrder::parse(value.trim()).map_err(|e| in_query(e, &["sort"]))?
+            }
             "limit" => {
                 f.limit = value
                     .trim()
                     .parse::<usize>()
                     .ok()
                     .filter(|l| (1..=100).contains(l))
-                    .ok_or_else(|| Problem::validation("limit", "must be 1-100"))?;
+                    .ok_or_else(|| bad_param("limit", "must be 1-100"))?;
             }
             "cursor" => f.cursor = Some(value).filter(|c| !c.is_empty()),
-            other => return Err(Problem::validation(other, "unknown query parameter")),
+            other => return Err(bad_param(other, "unknown query parameter")),
         }
     }
     f.statuses.sort();
@@ -181,19 +216,26 @@ pub(crate) fn filter_from(params: Vec<(String, String)>) -> Result<TicketFilter,
 #[utoipa::path(
     get, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = [])),
     params(ListParams, ("On-Behalf-Of" = Option<String>, Header, description = "Platform only: the customer (e-mail) the request is for; required to read or answer a ticket, which must be theirs")),
-    responses((status = 200, body = TicketPage), (status = 401, body = Problem), (status = 422, body = Problem))
+    responses((status = 200, body = TicketPage), (status = 401, body = Problem), (status = 400, body = Problem))
 )]
 pub async fn list(
     State(s): State<AppState>,
     Caller(actor): Caller,
-    Query(params): Query<Vec<(String, String)>>,
+    ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<TicketPage>, Response> {
+    // A parameter that was sent and is wrong is a 400; the platform's rule that a list names a
+    // customer (`customer=` or `On-Behalf-Of`) stays the 422 docs/in-app.md gives it.
+    let sent: Vec<&str> = QUERY_PARAMS
+        .iter()
+        .copied()
+        .filter(|name| params.iter().any(|(n, _)| n == name))
+        .collect();
     let filter = filter_from(params).map_err(IntoResponse::into_response)?;
     s.helpdesk
         .list_tickets(&actor, filter)
         .await
         .map(Json)
-        .map_err(|e| ApiError(e).into_response())
+        .map_err(|e| in_query(e, &sent).into_response())
 }
 
 #[utoipa::path(

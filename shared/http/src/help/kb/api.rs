@@ -7,11 +7,11 @@
 //! signed-in customer (`hd_customer` cookie). Same JSON shapes, same problem errors.
 
 use super::visitor_key;
-use crate::extract::ApiJson;
+use crate::extract::{bad_param, in_query, ApiJson, ApiQuery};
 use crate::help::session::HelpCtx;
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,7 +20,7 @@ use helpdesk_app::kb::files::FileBase;
 use helpdesk_app::kb::{
     DeflectionInput, FeedbackInput, KbSearchHit, KbSearchResults, PublishedArticle,
 };
-use helpdesk_domain::kb::{parse_topic_path, ArticleId, Feedback};
+use helpdesk_domain::kb::{ArticleId, Feedback};
 use helpdesk_domain::Audience;
 use serde::{Deserialize, Serialize};
 
@@ -65,11 +65,6 @@ fn fail(e: impl Into<Problem>) -> Response {
 
 fn article_id(raw: &str) -> Result<ArticleId, Response> {
     ArticleId::parse(raw).map_err(|_| fail(Problem::not_found("article not found")))
-}
-
-fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, Response> {
-    q.map(|Query(p)| p)
-        .map_err(|e| fail(Problem::validation("query", e.body_text())))
 }
 
 async fn limited(s: &AppState, ctx: &HelpCtx, bucket: &str) -> Result<(), Response> {
@@ -117,32 +112,31 @@ pub async fn published(
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     q: String,
+    /// A language tag (`en`, `pt-BR`); empty: any.
+    #[param(pattern = "^([A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*)?$")]
     locale: Option<String>,
     /// A topic path prefix, `Billing/Refunds`.
+    #[param(pattern = r"^([^/\x00-\x1f\x7f-\x9f]{0,60}(/[^/\x00-\x1f\x7f-\x9f]{0,60}){0,4})?$")]
     topic: Option<String>,
     /// 1-50, default 10.
+    #[param(minimum = 1, maximum = 50)]
     limit: Option<usize>,
 }
 
 /// Full-text search of the public articles (as `/api/v1/kb/search` for an anonymous caller).
 /// Searches that find nothing are counted for the authors.
 #[utoipa::path(get, path = "/help/api/kb/search", tag = "kb-public", params(SearchParams),
-    responses((status = 200, body = KbSearchResults), (status = 422, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, body = KbSearchResults), (status = 400, body = Problem), (status = 429, body = Problem)))]
 pub async fn search(
     State(s): State<AppState>,
     ctx: HelpCtx,
-    q: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<SearchParams>,
 ) -> Result<Json<KbSearchResults>, Response> {
-    let p = query(q)?;
     let limit = p.limit.unwrap_or(10);
     if !(1..=50).contains(&limit) {
-        return Err(fail(Problem::validation("limit", "must be 1-50")));
+        return Err(fail(bad_param("limit", "must be 1-50")));
     }
-    let topic = p
-        .topic
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| parse_topic_path(&t).map_err(|e| fail(helpdesk_app::AppError::from(e))))
-        .transpose()?;
+    let topic = crate::routes::kb::topic_param(p.topic).map_err(fail)?;
     limited(&s, &ctx, "help-api-read").await?;
     s.helpdesk
         .search_kb(
@@ -154,27 +148,28 @@ pub async fn search(
         )
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(|e| fail(in_query(e, &["q", "locale", "limit"])))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SuggestParams {
     text: String,
+    /// A language tag (`en`, `pt-BR`); empty: any.
+    #[param(pattern = "^([A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*)?$")]
     locale: Option<String>,
-    /// 1-10, default 5.
+    /// Default 5; a value outside 1-10 counts as the nearest bound (never an error).
     limit: Option<usize>,
 }
 
 /// Suggest-while-typing for a request form: public articles only.
 #[utoipa::path(get, path = "/help/api/kb/suggest", tag = "kb-public", params(SuggestParams),
-    responses((status = 200, body = Vec<KbSearchHit>), (status = 422, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, body = Vec<KbSearchHit>), (status = 400, body = Problem), (status = 429, body = Problem)))]
 pub async fn suggest(
     State(s): State<AppState>,
     ctx: HelpCtx,
-    q: Result<Query<SuggestParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<SuggestParams>,
 ) -> Result<Json<Vec<KbSearchHit>>, Response> {
-    let p = query(q)?;
     limited(&s, &ctx, "help-api-read").await?;
     s.helpdesk
         .suggest_articles(
@@ -185,7 +180,7 @@ pub async fn suggest(
         )
         .await
         .map(Json)
-        .map_err(fail)
+        .map_err(|e| fail(in_query(e, &["text", "locale", "limit"])))
 }
 
 /// "Was this helpful?" with an optional 1-5 rating and comment: one vote per viewer. Without
