@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod browser;
+pub mod cfn;
 pub mod clock;
 pub mod conformance;
 pub mod kb_search;

@@ -248,9 +248,12 @@ impl TestApp {
     pub async fn ingest_email(&self, name: &str, raw: &[u8]) {
         let file = self.data.path().join(format!("{name}.eml"));
         std::fs::write(&file, raw).expect("write");
-        let ok = helpdesk::ingest_paths(self.data.path(), helpdesk::DEFAULT_MAIL_DOMAIN, &[file])
-            .await
-            .expect("ingest");
+        let ok = helpdesk::ingest_paths(
+            &helpdesk_compose::Settings::local(self.data.path()),
+            &[file],
+        )
+        .await
+        .expect("ingest");
         assert!(ok, "ingest {name}");
     }
 

@@ -43,7 +43,11 @@ fn with_subject<'a>(all: &'a [InboundEmail], prefix: &str) -> Vec<&'a InboundEma
 }
 
 async fn sweep(app: &TestApp, at: DateTime<Utc>) -> Value {
-    let report = helpdesk::automations_once(app.data.path(), DOMAIN, &app.base, at)
+    let settings = helpdesk_compose::Settings::local(app.data.path())
+        .with_mail_domain(DOMAIN)
+        .and_then(|s| s.with_public_url(&app.base))
+        .expect("settings");
+    let report = helpdesk::automations_once(&settings, at)
         .await
         .expect("sweep");
     serde_json::to_value(report).expect("json")

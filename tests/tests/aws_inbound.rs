@@ -12,7 +12,7 @@ use helpdesk_adapters::aws::s3::{self, S3BlobStore};
 use helpdesk_app::inbound::{BlobStore, Outcome};
 use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
 use helpdesk_domain::{Actor, EmailAddress, Role};
-use helpdesk_inbound_email::{handle, InboundSummary, Settings};
+use helpdesk_inbound_email::{handle, InboundSettings, InboundSummary};
 use helpdesk_tests::aws::{moto_url, unique};
 use lambda_runtime::{Context, LambdaEvent};
 use std::sync::Arc;
@@ -63,7 +63,7 @@ Where is my invoice for December?\r\n"
 struct Env {
     helpdesk: Helpdesk,
     blobs: S3BlobStore,
-    settings: Settings,
+    settings: InboundSettings,
 }
 
 /// A fresh table and bucket on moto.
@@ -82,7 +82,7 @@ async fn env(url: &str) -> Env {
     Env {
         helpdesk,
         blobs: S3BlobStore::new(s3, bucket),
-        settings: Settings::new(None, THREAD_KEY, "help.example.com").expect("settings"),
+        settings: InboundSettings::new(None, THREAD_KEY, "help.example.com").expect("settings"),
     }
 }
 

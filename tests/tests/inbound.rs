@@ -393,7 +393,7 @@ async fn smtp_listener_accepts_mail_for_our_domain_only() {
     // Routing would change the new ticket while the test replies to it; not under test here.
     config.routing_worker = false;
     config.smtp = Some(([127, 0, 0, 1], 0).into());
-    config.mail_domain = "support.example.com".into();
+    config.settings.mail.domain = Some("support.example.com".parse().expect("domain"));
     let app = helpdesk::Application::build(&config).await.expect("app");
     let smtp = app.smtp_addr().expect("smtp");
     let http = app.local_addr().expect("http");

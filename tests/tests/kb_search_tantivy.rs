@@ -46,7 +46,6 @@ async fn lambda_embedded_mode_rebuilds_from_storage_then_serves_updates() {
             Arc::new(helpdesk_app::UlidGen::default()),
         )
     };
-    let config = aws_config::SdkConfig::builder().build();
     let env = |pairs: &'static [(&'static str, &'static str)]| {
         move |k: &str| {
             pairs
@@ -55,25 +54,27 @@ async fn lambda_embedded_mode_rebuilds_from_storage_then_serves_updates() {
                 .map(|(_, v)| v.to_string())
         }
     };
-    let err = helpdesk_api::kb::with_kb_index(
-        helpdesk(),
-        env(&[("HELPDESK_KB_SEARCH", "elastic")]),
-        &config,
-    )
-    .err()
-    .expect("unknown engine");
-    assert!(err.contains("opensearch or embedded"), "{err}");
-    let err = helpdesk_api::kb::with_kb_index(helpdesk(), env(&[]), &config)
+    use helpdesk_compose::settings::KbSearch;
+    use helpdesk_compose::{Capability, Settings};
+    let err = Settings::from_env(env(&[("HELPDESK_KB_SEARCH", "elastic")]))
+        .err()
+        .expect("unknown engine");
+    assert!(err.to_string().contains("opensearch or embedded"), "{err}");
+    let err = Settings::from_env(env(&[]))
+        .expect("settings")
+        .require(&[Capability::KbSearch])
         .err()
         .expect("opensearch is the default and needs an endpoint");
-    assert!(err.contains("HELPDESK_OPENSEARCH_ENDPOINT"), "{err}");
+    assert!(
+        err.to_string().contains("HELPDESK_OPENSEARCH_ENDPOINT"),
+        "{err}"
+    );
 
-    let h = helpdesk_api::kb::with_kb_index(
-        helpdesk(),
-        env(&[("HELPDESK_KB_SEARCH", "embedded")]),
-        &config,
-    )
-    .expect("embedded");
+    let settings = Settings::from_env(env(&[("HELPDESK_KB_SEARCH", "embedded")])).expect("s");
+    let KbSearch::Embedded { max_age } = settings.kb else {
+        panic!("embedded: {:?}", settings.kb)
+    };
+    let h = helpdesk_compose::kb::with_rebuilt_index(helpdesk(), max_age).expect("embedded");
     let index = h.kb_index().expect("an index").clone();
     let q = query("lighthouse", &[helpdesk_domain::Audience::Customers]);
     // First search: rebuilt from the (empty) store.

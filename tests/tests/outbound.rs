@@ -747,7 +747,7 @@ async fn end_to_end_smtp_in_outbox_out_and_back() {
     // Routing would change the new ticket while the test replies to it; not under test here.
     config.routing_worker = false;
     config.smtp = Some(([127, 0, 0, 1], 0).into());
-    config.mail_domain = DOMAIN.into();
+    config.settings.mail.domain = Some(DOMAIN.parse().expect("domain"));
     let app = helpdesk::Application::build(&config).await.expect("app");
     let smtp = app.smtp_addr().expect("smtp");
     let http = app.local_addr().expect("http");
@@ -832,8 +832,7 @@ async fn end_to_end_smtp_in_outbox_out_and_back() {
     assert_eq!(view["outbound_mail"].as_array().map(Vec::len), Some(2));
     // `helpdesk deliver-mail`: nothing left to deliver.
     let report = helpdesk::deliver_mail_once(
-        dir.path(),
-        DOMAIN,
+        &config.settings,
         Utc.timestamp_opt(4_102_444_800, 0).single().expect("t"),
     )
     .await

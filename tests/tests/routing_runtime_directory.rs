@@ -239,17 +239,18 @@ async fn http_directory_bearer_cache_timeout_and_errors() {
     uncached.lookup(&email, Some("u-1")).await.expect("lookup");
     uncached.lookup(&email, Some("u-1")).await.expect("lookup");
     assert_eq!(p.hits.load(Ordering::SeqCst), before + 2);
-    // Configuration from the environment.
+    // Configuration from the environment (one reader: helpdesk_compose::Settings).
     let env = |k: &str| match k {
         "CUSTOMER_DIRECTORY_URL" => Some(url.clone()),
         "CUSTOMER_DIRECTORY_TIMEOUT_MS" => Some("soon".into()),
         _ => None,
     };
-    assert!(HttpCustomerDirectory::from_env(env).is_err());
-    assert!(HttpCustomerDirectory::from_env(|_| None)
+    assert!(helpdesk_compose::Settings::from_env(env).is_err());
+    assert!(helpdesk_compose::Settings::from_env(|_| None)
         .expect("off")
+        .directory
         .is_none());
-    assert!(HttpCustomerDirectory::from_env(
+    assert!(helpdesk_compose::Settings::from_env(
         |k| (k == "CUSTOMER_DIRECTORY_URL").then(|| "ftp://x".to_string())
     )
     .is_err());

@@ -270,7 +270,7 @@ async fn shutdown_closes_idle_connections_and_returns() {
 
 fn short_smtp(config: &mut helpdesk::Config) {
     config.smtp = Some(([127, 0, 0, 1], 0).into());
-    config.mail_domain = "support.example.com".into();
+    config.settings.mail.domain = Some("support.example.com".parse().expect("domain"));
     config.smtp_limits.command_timeout = SHORT;
     config.smtp_limits.data_timeout = SHORT;
 }

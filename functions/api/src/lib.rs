@@ -4,13 +4,43 @@
 //! moves the verified claims from the Lambda request context into the router's neutral
 //! [`VerifiedClaims`] extension. Nothing above this crate sees a Lambda type.
 
-pub mod kb;
-
 use axum::Router;
+use helpdesk_compose::{aws::Stack, Capability, ComposeError, Settings};
 use helpdesk_http::auth::ConsoleSso;
 use helpdesk_http::{AuthConfig, ClientIp, VerifiedClaims};
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
+
+/// What the function needs besides its table: mail (replies and acknowledgements through SES,
+/// right after their commit), inbound settings (reprocessing quarantined mail), the mail bucket
+/// (attachments, raw mail), classifier models, the routing queue and its DLQ (the admins'
+/// dead-letter list), signed links (surveys, unsubscribe, help-centre sign-in), KB search and
+/// the console's sign-in.
+pub const NEEDS: &[Capability] = &[
+    Capability::Mail,
+    Capability::Inbound,
+    Capability::MailBucket,
+    Capability::ClassifierModels,
+    Capability::RoutingQueue,
+    Capability::RoutingDeadLetters,
+    Capability::Links,
+    Capability::KbSearch,
+    Capability::ConsoleSignIn,
+];
+
+/// The function as `main` runs it (and the tests start it): the router, ready for
+/// `lambda_http::run`.
+pub async fn build(settings: &Settings) -> Result<Router, ComposeError> {
+    let stack = Stack::connect(settings).await;
+    let helpdesk = stack.helpdesk(NEEDS)?;
+    let sign_in = stack.console_sign_in()?;
+    let console = ConsoleSso {
+        provider: sign_in.provider,
+        redirect_uri: sign_in.redirect_uri,
+        session_key: sign_in.session_key,
+    };
+    Ok(app(helpdesk, Some(console)))
+}
 
 /// The router with the claims bridge, ready for `lambda_http::run`. `console` enables the
 /// console's sign-in through Cognito's hosted UI.

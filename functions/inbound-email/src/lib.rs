@@ -10,46 +10,84 @@
 //! Lambda retries it and finally sends it to the function's dead-letter queue.
 
 use aws_lambda_events::event::ses::SimpleEmailEvent;
+use helpdesk_adapters::aws::S3BlobStore;
 use helpdesk_app::inbound::{BlobStore, InboundConfig, IngestOutcome};
 use helpdesk_app::Helpdesk;
+use helpdesk_compose::settings::{MailDomain, ThreadKey};
+use helpdesk_compose::{aws::Stack, Capability, ComposeError, Settings};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 
 /// Where the receipt rule's S3 action writes, unless `MAIL_PREFIX` says otherwise.
-pub const DEFAULT_PREFIX: &str = "inbound/";
+pub const DEFAULT_PREFIX: &str = helpdesk_compose::settings::DEFAULT_MAIL_PREFIX;
 
 /// The shortest threading key accepted (`HELPDESK_THREAD_KEY`).
-pub const MIN_THREAD_KEY_LEN: usize = 32;
+pub const MIN_THREAD_KEY_LEN: usize = ThreadKey::MIN_LEN;
 
-/// The function's configuration (from the environment in `main`).
-pub struct Settings {
+/// What the function needs besides its table: the mail bucket (received and raw mail), inbound
+/// settings (threading), mail (the acknowledgement of a new ticket goes out through SES) and
+/// the routing queue (new tickets' routing events).
+pub const NEEDS: &[Capability] = &[
+    Capability::MailBucket,
+    Capability::Inbound,
+    Capability::Mail,
+    Capability::RoutingQueue,
+];
+
+/// How the handler finds and ingests received mail.
+pub struct InboundSettings {
     /// The object key prefix of the receipt rule's S3 action (`MAIL_PREFIX`).
     pub prefix: String,
     pub inbound: InboundConfig,
 }
 
-impl Settings {
-    /// Validates the threading key (≥ 32 characters) and the mail domain.
+impl InboundSettings {
+    /// Validates the threading key and the mail domain (as [`helpdesk_compose::Settings`]
+    /// does); the support address is `support@{mail_domain}`.
     pub fn new(prefix: Option<&str>, thread_key: &str, mail_domain: &str) -> Result<Self, String> {
-        if thread_key.chars().count() < MIN_THREAD_KEY_LEN {
-            return Err(format!(
-                "HELPDESK_THREAD_KEY must be at least {MIN_THREAD_KEY_LEN} characters"
-            ));
-        }
-        let domain = mail_domain.trim();
-        if domain.is_empty() || domain.contains(['@', ' ', '/']) || !domain.contains('.') {
-            return Err(format!(
-                "HELPDESK_MAIL_DOMAIN {mail_domain:?} is not a domain name"
-            ));
-        }
+        let key = ThreadKey::parse(thread_key).map_err(|e| format!("HELPDESK_THREAD_KEY {e}"))?;
+        let domain =
+            MailDomain::parse(mail_domain).map_err(|e| format!("HELPDESK_MAIL_DOMAIN: {e}"))?;
         Ok(Self {
             prefix: prefix.unwrap_or(DEFAULT_PREFIX).to_string(),
             inbound: InboundConfig {
-                signer: helpdesk_mail::ThreadSigner::new(thread_key.as_bytes(), domain),
+                signer: key.signer(&domain),
                 limits: helpdesk_mail::Limits::default(),
                 support_local: "support".into(),
             },
         })
+    }
+}
+
+/// The function as `main` runs it (and the tests start it).
+pub struct Function {
+    helpdesk: Helpdesk,
+    blobs: S3BlobStore,
+    settings: InboundSettings,
+}
+
+impl Function {
+    pub async fn build(settings: &Settings) -> Result<Self, ComposeError> {
+        let stack = Stack::connect(settings).await;
+        Ok(Self {
+            helpdesk: stack.helpdesk(NEEDS)?,
+            blobs: stack.mail_bucket()?,
+            settings: InboundSettings {
+                prefix: stack.received_mail_prefix()?.to_string(),
+                inbound: stack.inbound()?,
+            },
+        })
+    }
+
+    pub fn helpdesk(&self) -> &Helpdesk {
+        &self.helpdesk
+    }
+
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<SimpleEmailEvent>,
+    ) -> Result<InboundSummary, lambda_runtime::Error> {
+        handle(&self.helpdesk, &self.blobs, &self.settings, event).await
     }
 }
 
@@ -90,7 +128,7 @@ pub struct InboundSummary {
 pub async fn handle(
     helpdesk: &Helpdesk,
     blobs: &dyn BlobStore,
-    settings: &Settings,
+    settings: &InboundSettings,
     event: LambdaEvent<SimpleEmailEvent>,
 ) -> Result<InboundSummary, lambda_runtime::Error> {
     let mut processed = Vec::with_capacity(event.payload.records.len());
@@ -157,16 +195,16 @@ mod tests {
     #[test]
     fn settings_need_a_long_key_and_a_domain() {
         let key = "k".repeat(32);
-        let s = Settings::new(None, &key, "support.example.com").expect("settings");
+        let s = InboundSettings::new(None, &key, "support.example.com").expect("settings");
         assert_eq!(s.prefix, DEFAULT_PREFIX);
         assert_eq!(
-            Settings::new(Some("mail/"), &key, "support.example.com")
+            InboundSettings::new(Some("mail/"), &key, "support.example.com")
                 .expect("settings")
                 .prefix,
             "mail/"
         );
-        assert!(Settings::new(None, &"k".repeat(31), "support.example.com").is_err());
-        assert!(Settings::new(None, &key, "").is_err());
-        assert!(Settings::new(None, &key, "support@example.com").is_err());
+        assert!(InboundSettings::new(None, &"k".repeat(31), "support.example.com").is_err());
+        assert!(InboundSettings::new(None, &key, "").is_err());
+        assert!(InboundSettings::new(None, &key, "support@example.com").is_err());
     }
 }

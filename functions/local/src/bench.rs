@@ -15,7 +15,7 @@ pub async fn run(tickets: usize, concurrency: usize) -> anyhow::Result<()> {
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stop_rx.await;
     }));
-    let token = crate::issue_token(&config.data_dir, "agent", Some("bench@example.com"), 3600)?;
+    let token = crate::issue_token(&dir.join("api"), "agent", Some("bench@example.com"), 3600)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
@@ -217,7 +217,7 @@ pub async fn ingest(messages: usize, fixtures: &std::path::Path) -> anyhow::Resu
     let dir = std::env::temp_dir().join(format!("helpdesk-bench-ingest-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let (helpdesk, _, _) = crate::open_helpdesk(&dir)?;
-    let cfg = crate::inbound_config(&dir, crate::DEFAULT_MAIL_DOMAIN)?;
+    let cfg = helpdesk_compose::local::inbound_config(&helpdesk_compose::Settings::local(&dir))?;
     let blobs = helpdesk_adapters::local::blobs::FileBlobStore::new(&dir);
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     let t = Instant::now();

@@ -1,9 +1,11 @@
 //! The self-hosted help desk as a library: `Application::build` wires the embedded adapters
 //! to the shared router; `main.rs` and the integration tests both start it this way.
 
+use helpdesk_adapters::local::keyfile;
 use helpdesk_adapters::local::queue::{QueueSettings, SqliteQueue};
-use helpdesk_adapters::local::{keyfile, SqliteTable};
-use helpdesk_app::{Helpdesk, SystemClock, UlidGen};
+use helpdesk_app::Helpdesk;
+use helpdesk_compose::local::Options;
+use helpdesk_compose::{Capability, Settings};
 use helpdesk_http::AuthConfig;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,18 +21,18 @@ pub mod parse_errors;
 pub mod server;
 
 pub use helpdesk_adapters::local::smtp::SmtpLimits;
+pub use helpdesk_compose::local::{database_path, jwt_key_path, kb_index_path};
+pub use helpdesk_compose::settings::DEFAULT_MAIL_DOMAIN;
 pub use server::HttpLimits;
 
+/// `serve`'s configuration: the settings of the application (data directory, mail domain,
+/// public URL, relay, directory…) and those of the server around it.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub data_dir: PathBuf,
+    pub settings: Settings,
     pub listen: SocketAddr,
     /// Where to accept SMTP; off when `None`.
     pub smtp: Option<SocketAddr>,
-    /// The support address's domain (signed Message-IDs, reply addresses, accepted recipients).
-    pub mail_domain: String,
-    /// Base URL of the public pages in e-mail (survey, unsubscribe); default `http://{listen}`.
-    pub public_url: Option<String>,
     /// The embedded routing queue's visibility timeout, retries and backoff.
     pub routing_queue: QueueSettings,
     /// Run the routing worker (`serve` always does; tests of other features may turn it off so
@@ -43,14 +45,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// HTTP on `listen`, no SMTP, the default mail domain.
+    /// HTTP on `listen`, no SMTP, the default mail domain, nothing from the environment.
     pub fn new(data_dir: PathBuf, listen: SocketAddr) -> Self {
         Self {
-            data_dir,
+            settings: Settings::local(data_dir),
             listen,
             smtp: None,
-            mail_domain: DEFAULT_MAIL_DOMAIN.into(),
-            public_url: None,
             routing_queue: QueueSettings::default(),
             routing_worker: true,
             http_limits: HttpLimits::default(),
@@ -59,11 +59,22 @@ impl Config {
     }
 }
 
-pub const DEFAULT_MAIL_DOMAIN: &str = "helpdesk.localhost";
+/// What every command opens: storage with its files (attachments, raw mail), classifier
+/// models, the KB index, the routing queue, SMS pages of escalations and the customer
+/// directory (when configured).
+pub const BASE: &[Capability] = &[
+    Capability::MailBucket,
+    Capability::ClassifierModels,
+    Capability::KbSearch,
+    Capability::RoutingQueue,
+    Capability::SmsPaging,
+    Capability::CustomerDirectory,
+];
 
-/// Outbound mail through an SMTP relay instead of the outbox, e.g.
-/// `smtp://user:pass@mail.example.com:587?tls=required` (see README, configuration).
-pub const SMTP_RELAY_ENV: &str = "HELPDESK_SMTP_RELAY";
+/// `BASE` and `more`.
+fn base_and(more: &[Capability]) -> Vec<Capability> {
+    BASE.iter().chain(more).copied().collect()
+}
 
 pub struct Application {
     listener: TcpListener,
@@ -74,75 +85,22 @@ pub struct Application {
     pub data_dir: PathBuf,
 }
 
-pub fn database_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("helpdesk.db")
-}
-
-/// The embedded knowledge-base search index (derived data: `helpdesk reindex` rebuilds it).
-pub fn kb_index_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("kb-index")
-}
-
-pub fn jwt_key_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("keys").join("jwt.key")
-}
-
-/// Opens storage and keys in the data directory (creating them on first start). New tickets'
-/// routing events go to the embedded queue table (the `serve` worker processes them).
+/// Opens storage and keys in the data directory (creating them on first start), with the
+/// default settings. New tickets' routing events go to the embedded queue table (the `serve`
+/// worker processes them).
 pub fn open_helpdesk(data_dir: &Path) -> anyhow::Result<(Helpdesk, AuthConfig, bool)> {
-    let (helpdesk, auth, first_start, _) = open_with_queue(data_dir, QueueSettings::default())?;
-    Ok((helpdesk, auth, first_start))
+    open(&Settings::local(data_dir))
 }
 
-/// `open_helpdesk`, also handing back the routing queue (for the worker).
-pub fn open_with_queue(
-    data_dir: &Path,
-    settings: QueueSettings,
-) -> anyhow::Result<(Helpdesk, AuthConfig, bool, Arc<SqliteQueue>)> {
-    std::fs::create_dir_all(data_dir)?;
-    let db = database_path(data_dir);
-    let first_start = !db.exists();
-    let table = SqliteTable::open(&db)?;
-    let queue = Arc::new(SqliteQueue::open(
-        &db,
-        helpdesk_adapters::local::queue::ROUTING,
-        settings,
-    )?);
-    let key = keyfile::load_or_create_secret(&jwt_key_path(data_dir))?;
-    // Classifier models are blobs in the data directory (`classifier/models/`), the pointer to
-    // the current one an item in the database.
-    // The index takes its writer lock on the first write only, so CLI commands can open the
-    // data directory beside a running server.
-    let kb_index = helpdesk_adapters::local::TantivyKbIndex::open(&kb_index_path(data_dir))?;
-    let helpdesk = Helpdesk::new(
-        Arc::new(table),
-        Arc::new(SystemClock),
-        Arc::new(UlidGen::default()),
-    )
-    .with_blobs(Arc::new(
-        helpdesk_adapters::local::blobs::FileBlobStore::new(data_dir),
+/// [`open_helpdesk`] with the command's settings: `BASE`, the local tokens' key, and whether
+/// this was the first start.
+pub fn open(settings: &Settings) -> anyhow::Result<(Helpdesk, AuthConfig, bool)> {
+    let local = helpdesk_compose::local::open(settings, BASE)?;
+    Ok((
+        local.helpdesk,
+        AuthConfig::LocalJwt { key: local.jwt_key },
+        local.first_start,
     ))
-    .with_model_store(Arc::new(
-        helpdesk_adapters::local::blobs::FileBlobStore::new(data_dir),
-    ))
-    .with_kb_index(Arc::new(kb_index))
-    .with_routing_queue(queue.clone())
-    // Escalations page the leads on call into `DATA/outbox/sms.jsonl`, as SLA alerts do.
-    .with_sms_paging(
-        Arc::new(helpdesk_adapters::local::outbox::OutboxSmsSender::new(
-            data_dir,
-        )),
-        helpdesk_app::alerts::PagingOptions::default(),
-    );
-    // Customer pre-population from the platform's user API when configured, else the stored
-    // customers table.
-    let helpdesk = match helpdesk_adapters::platform::HttpCustomerDirectory::from_env(|k| {
-        std::env::var(k).ok()
-    })? {
-        Some(directory) => helpdesk.with_customer_directory(Arc::new(directory)),
-        None => helpdesk,
-    };
-    Ok((helpdesk, AuthConfig::LocalJwt { key }, first_start, queue))
 }
 
 /// One SLA sweep at `now` against the data directory, alerts to its outbox.
@@ -150,19 +108,22 @@ pub async fn sweep_once(
     data_dir: &Path,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<helpdesk_app::sla::SweepReport> {
-    sweep_once_with(data_dir, DEFAULT_MAIL_DOMAIN, now).await
+    sweep_once_with(&Settings::local(data_dir), now).await
 }
 
-/// [`sweep_once`] for a data directory whose support address is in `mail_domain` (alert
-/// e-mails to the team go out as `support@{mail_domain}`).
+/// [`sweep_once`] with the command's settings (alert e-mails to the team go out as
+/// `support@{mail domain}`).
 pub async fn sweep_once_with(
-    data_dir: &Path,
-    mail_domain: &str,
+    settings: &Settings,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<helpdesk_app::sla::SweepReport> {
-    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
-    let helpdesk = helpdesk.with_mail(mail_settings(data_dir, mail_domain)?);
-    let sink = LocalAlertSink::new(helpdesk.clone(), data_dir);
+    let helpdesk =
+        helpdesk_compose::local::open(settings, &base_and(&[Capability::Mail]))?.helpdesk;
+    let sink = LocalAlertSink::new(
+        helpdesk.clone(),
+        helpdesk_compose::local::data_dir(settings)?,
+    )
+    .with_paging(settings.paging.clone());
     Ok(helpdesk.sweep_sla(now, &sink).await?)
 }
 
@@ -182,15 +143,8 @@ pub fn automation_config(
     data_dir: &Path,
     public_url: &str,
 ) -> anyhow::Result<helpdesk_app::automations::AutomationConfig> {
-    let secret = keyfile::load_or_create_secret(&data_dir.join("keys").join("links.key"))?;
-    let url = public_url.trim().trim_end_matches('/').to_string();
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        anyhow::bail!("the public URL must be an http(s) URL, not {public_url:?}");
-    }
-    Ok(helpdesk_app::automations::AutomationConfig {
-        link_secret: secret,
-        public_url: url,
-    })
+    let settings = Settings::local(data_dir).with_public_url(public_url)?;
+    Ok(helpdesk_compose::local::automation_config(&settings)?)
 }
 
 /// What `sweep` does besides SLA alerts: due scheduled jobs (surveys, follow-ups, auto-close,
@@ -201,26 +155,36 @@ pub struct AutomationsReport {
     pub mail: helpdesk_app::outbound::MailSweepReport,
 }
 
-/// One sweep of scheduled jobs and queued mail at `now` (a fixed clock), into the outbox.
+/// One sweep of scheduled jobs and queued mail at `now` (a fixed clock), then the mail they
+/// queued is delivered (the outbox, or the SMTP relay). Needs the public URL.
 pub async fn automations_once(
-    data_dir: &Path,
-    mail_domain: &str,
-    public_url: &str,
+    settings: &Settings,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<AutomationsReport> {
-    std::fs::create_dir_all(data_dir)?;
-    let table = SqliteTable::open(database_path(data_dir))?;
-    let helpdesk = Helpdesk::new(
-        Arc::new(table),
-        Arc::new(FixedClock(now)),
-        Arc::new(UlidGen::default()),
-    )
-    .with_mail(mail_settings(data_dir, mail_domain)?)
-    .with_automation(automation_config(data_dir, public_url)?);
+    let helpdesk = helpdesk_compose::local::open_with(
+        settings,
+        &[Capability::Mail, Capability::Links],
+        Options {
+            clock: Arc::new(FixedClock(now)),
+            ..Options::default()
+        },
+    )?
+    .helpdesk;
     let jobs = helpdesk.sweep_jobs(now).await?;
-    let sender = helpdesk_adapters::local::outbox::OutboxMailSender::new(data_dir);
-    let mail = helpdesk.deliver_pending_mail(now, &sender).await?;
+    let mail = deliver_with(&helpdesk, now).await?;
     Ok(AutomationsReport { jobs, mail })
+}
+
+/// Delivers queued mail through the application's own sender.
+async fn deliver_with(
+    helpdesk: &Helpdesk,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<helpdesk_app::outbound::MailSweepReport> {
+    let sender = helpdesk
+        .mail_settings()
+        .map(|m| m.sender.clone())
+        .ok_or_else(|| anyhow::anyhow!("mail is not configured"))?;
+    Ok(helpdesk.deliver_pending_mail(now, sender.as_ref()).await?)
 }
 
 /// The self-hosted binary's alert sink: pages the supervisors on call into
@@ -231,6 +195,7 @@ pub struct LocalAlertSink {
     helpdesk: Helpdesk,
     alerts: helpdesk_adapters::local::outbox::OutboxAlertSink,
     sms: helpdesk_adapters::local::outbox::OutboxSmsSender,
+    paging: helpdesk_app::alerts::PagingOptions,
 }
 
 impl LocalAlertSink {
@@ -239,7 +204,14 @@ impl LocalAlertSink {
             helpdesk,
             alerts: helpdesk_adapters::local::outbox::OutboxAlertSink::new(data_dir),
             sms: helpdesk_adapters::local::outbox::OutboxSmsSender::new(data_dir),
+            paging: Default::default(),
         }
+    }
+
+    /// Pages with these limits (`SMS_MAX_PER_RECIPIENT_PER_WINDOW`, `HELPDESK_CONSOLE_URL`).
+    pub fn with_paging(mut self, paging: helpdesk_app::alerts::PagingOptions) -> Self {
+        self.paging = paging;
+        self
     }
 }
 
@@ -251,7 +223,7 @@ impl helpdesk_app::sla::AlertSink for LocalAlertSink {
     ) -> Result<(), helpdesk_app::sla::DeliveryError> {
         let report = self
             .helpdesk
-            .page_on_call(alert, &self.sms)
+            .page_on_call_with(alert, &self.sms, &self.paging)
             .await
             .map_err(|e| helpdesk_app::sla::DeliveryError(e.to_string()))?;
         if report.should_retry() {
@@ -265,24 +237,24 @@ impl helpdesk_app::sla::AlertSink for LocalAlertSink {
 
 /// One re-enqueue sweep of unrouted tickets at `now` (part of `helpdesk sweep`).
 pub async fn resweep_once(
-    data_dir: &Path,
+    settings: &Settings,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<helpdesk_app::queue::ResweepReport> {
-    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    let (helpdesk, _, _) = open(settings)?;
     Ok(helpdesk.resweep_unrouted(now, RESWEEP_LIMIT).await?)
 }
 
 /// One recovery sweep of received mail left pending (part of `helpdesk sweep`): ingested again,
-/// acknowledged into the outbox as under `serve`.
+/// acknowledged as under `serve`.
 pub async fn recover_inbound_once(
-    data_dir: &Path,
-    mail_domain: &str,
+    settings: &Settings,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<helpdesk_app::inbound::RecoveryReport> {
-    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
-    let helpdesk = helpdesk
-        .with_mail(mail_settings(data_dir, mail_domain)?)
-        .with_inbound(inbound_config(data_dir, mail_domain)?);
+    let helpdesk = helpdesk_compose::local::open(
+        settings,
+        &base_and(&[Capability::Mail, Capability::Inbound]),
+    )?
+    .helpdesk;
     Ok(helpdesk.recover_inbound(now, RESWEEP_LIMIT).await?)
 }
 
@@ -324,57 +296,27 @@ fn spawn_queue_worker(helpdesk: Helpdesk, queue: Arc<SqliteQueue>, what: &'stati
     });
 }
 
-/// Outbound mail of the self-hosted binary: `Support <support@{mail_domain}>`, signed with the
-/// same threading key inbound mail verifies (`DATA/keys/thread.key`), written to
-/// `DATA/outbox/email/`.
-pub fn mail_settings(
-    data_dir: &Path,
-    mail_domain: &str,
-) -> anyhow::Result<helpdesk_app::outbound::MailSettings> {
-    let inbound = inbound_config(data_dir, mail_domain)?;
-    let from = format!("support@{}", inbound.signer.domain());
-    // An SMTP relay when one is configured, else the `.eml` outbox in the data directory.
-    let sender: Arc<dyn helpdesk_app::outbound::MailSender> = match std::env::var(SMTP_RELAY_ENV)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-    {
-        Some(url) => Arc::new(
-            helpdesk_adapters::local::smtp_relay::SmtpRelaySender::from_url(
-                url.trim(),
-                inbound.signer.domain(),
-            )
-            .map_err(anyhow::Error::msg)?,
-        ),
-        None => Arc::new(helpdesk_adapters::local::outbox::OutboxMailSender::new(
-            data_dir,
-        )),
-    };
-    Ok(helpdesk_app::outbound::MailSettings {
-        signer: inbound.signer,
-        from: helpdesk_mail::Mailbox::new(from, Some("Support")),
-        sender,
-    })
-}
-
-/// One delivery sweep of queued outbound mail at `now`, into the data directory's outbox.
+/// One delivery sweep of queued outbound mail at `now`: the outbox, or the SMTP relay.
 pub async fn deliver_mail_once(
-    data_dir: &Path,
-    mail_domain: &str,
+    settings: &Settings,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<helpdesk_app::outbound::MailSweepReport> {
-    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
-    let helpdesk = helpdesk.with_mail(mail_settings(data_dir, mail_domain)?);
-    let sender = helpdesk_adapters::local::outbox::OutboxMailSender::new(data_dir);
-    Ok(helpdesk.deliver_pending_mail(now, &sender).await?)
+    let helpdesk =
+        helpdesk_compose::local::open(settings, &base_and(&[Capability::Mail]))?.helpdesk;
+    deliver_with(&helpdesk, now).await
 }
 
 /// The sweeper of the self-hosted server: once a minute, like the EventBridge schedule in AWS,
 /// it raises SLA alerts and delivers queued mail (retries, and sends a crash interrupted).
 /// A sweep that fails is logged and the next one catches up (the due index and the mail queue
 /// keep everything not yet done).
-fn spawn_sweeper(helpdesk: Helpdesk, data_dir: PathBuf) {
+fn spawn_sweeper(
+    helpdesk: Helpdesk,
+    data_dir: PathBuf,
+    paging: helpdesk_app::alerts::PagingOptions,
+) {
     tokio::spawn(async move {
-        let sink = LocalAlertSink::new(helpdesk.clone(), &data_dir);
+        let sink = LocalAlertSink::new(helpdesk.clone(), &data_dir).with_paging(paging);
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -484,9 +426,9 @@ fn spawn_retrainer(helpdesk: Helpdesk) {
 
 /// `helpdesk train-classifier`: trains from the labelled tickets in the data directory.
 pub async fn train_classifier(
-    data_dir: &Path,
+    settings: &Settings,
 ) -> anyhow::Result<helpdesk_app::classify::ModelInfo> {
-    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    let (helpdesk, _, _) = open(settings)?;
     let actor = helpdesk_domain::Actor::System {
         job: "train-classifier".into(),
     };
@@ -494,41 +436,47 @@ pub async fn train_classifier(
 }
 
 impl Application {
+    /// The application as `serve` runs it (and the tests start it): `BASE`, mail, inbound mail
+    /// and signed links (under `http://{listen}` unless a public URL is set), the sweeper, the
+    /// retrainer, the routing worker and the SMTP listener.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let (helpdesk, auth, first_start, queue) =
-            open_with_queue(&config.data_dir, config.routing_queue)?;
-        let helpdesk = helpdesk
-            .with_mail(mail_settings(&config.data_dir, &config.mail_domain)?)
-            .with_inbound(inbound_config(&config.data_dir, &config.mail_domain)?);
         let listener = TcpListener::bind(config.listen).await?;
-        let public_url = match &config.public_url {
-            Some(url) => url.clone(),
-            None => format!("http://{}", listener.local_addr()?),
-        };
-        let helpdesk = helpdesk.with_automation(automation_config(&config.data_dir, &public_url)?);
+        let mut settings = config.settings.clone();
+        if settings.public_url.is_none() {
+            settings = settings.with_public_url(&format!("http://{}", listener.local_addr()?))?;
+        }
+        let local = helpdesk_compose::local::open_with(
+            &settings,
+            &base_and(&[Capability::Mail, Capability::Inbound, Capability::Links]),
+            Options {
+                queue: config.routing_queue,
+                ..Options::default()
+            },
+        )?;
+        let data_dir = helpdesk_compose::local::data_dir(&settings)?.to_path_buf();
+        let helpdesk = local.helpdesk;
         // Help-centre sign-in requests: answered at once, looked up and mailed by this worker.
         let sign_in = Arc::new(SqliteQueue::open(
-            database_path(&config.data_dir),
+            helpdesk_compose::local::database_path(&data_dir),
             helpdesk_adapters::local::queue::SIGN_IN,
             QueueSettings::default(),
         )?);
         let helpdesk = helpdesk.with_sign_in_queue(sign_in.clone());
         spawn_queue_worker(helpdesk.clone(), sign_in, "sign-in");
-        spawn_sweeper(helpdesk.clone(), config.data_dir.clone());
+        spawn_sweeper(helpdesk.clone(), data_dir.clone(), settings.paging.clone());
         spawn_retrainer(helpdesk.clone());
-        if config.routing_worker {
+        if let (true, Some(queue)) = (config.routing_worker, local.queue) {
             spawn_queue_worker(helpdesk.clone(), queue, "routing");
         }
         let smtp_addr = match config.smtp {
             Some(addr) => {
                 let smtp = std::net::TcpListener::bind(addr)?;
                 let bound = smtp.local_addr()?;
-                let inbound = inbound_config(&config.data_dir, &config.mail_domain)?;
                 helpdesk_adapters::local::smtp::spawn(
                     smtp,
                     helpdesk.clone(),
-                    &config.data_dir,
-                    inbound,
+                    &data_dir,
+                    helpdesk_compose::local::inbound_config(&settings)?,
                     config.smtp_limits,
                 )?;
                 Some(bound)
@@ -538,10 +486,10 @@ impl Application {
         Ok(Self {
             listener,
             smtp_addr,
-            router: helpdesk_http::router(helpdesk, auth),
+            router: helpdesk_http::router(helpdesk, AuthConfig::LocalJwt { key: local.jwt_key }),
             http_limits: config.http_limits,
-            first_start,
-            data_dir: config.data_dir.clone(),
+            first_start: local.first_start,
+            data_dir,
         })
     }
 
@@ -582,31 +530,14 @@ async fn peer_address(mut req: axum::extract::Request) -> axum::extract::Request
     req
 }
 
-/// Inbound mail settings: the threading key lives in the data directory.
-pub fn inbound_config(
-    data_dir: &Path,
-    mail_domain: &str,
-) -> anyhow::Result<helpdesk_app::inbound::InboundConfig> {
-    let secret = keyfile::load_or_create_secret(&data_dir.join("keys").join("thread.key"))?;
-    Ok(helpdesk_app::inbound::InboundConfig {
-        signer: helpdesk_mail::ThreadSigner::new(&secret, mail_domain),
-        limits: helpdesk_mail::Limits::default(),
-        // Outbound mail goes out as `support@{mail_domain}` (see `mail_settings`).
-        support_local: "support".into(),
-    })
-}
-
 /// `helpdesk ingest-email`: files, directories (their files, sorted) and `-` (stdin). Prints
-/// one JSON line per message; returns false if any input could not be read or stored.
-pub async fn ingest_paths(
-    data_dir: &Path,
-    mail_domain: &str,
-    paths: &[PathBuf],
-) -> anyhow::Result<bool> {
-    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
-    // New tickets are acknowledged (into the outbox) as they are under `serve`.
-    let helpdesk = helpdesk.with_mail(mail_settings(data_dir, mail_domain)?);
-    let cfg = inbound_config(data_dir, mail_domain)?;
+/// one JSON line per message; returns false if any input could not be read or stored. New
+/// tickets are acknowledged as they are under `serve`.
+pub async fn ingest_paths(settings: &Settings, paths: &[PathBuf]) -> anyhow::Result<bool> {
+    let helpdesk =
+        helpdesk_compose::local::open(settings, &base_and(&[Capability::Mail]))?.helpdesk;
+    let cfg = helpdesk_compose::local::inbound_config(settings)?;
+    let data_dir = helpdesk_compose::local::data_dir(settings)?;
     let blobs = helpdesk_adapters::local::blobs::FileBlobStore::new(data_dir);
     let mut inputs: Vec<PathBuf> = Vec::new();
     for p in paths {
@@ -691,11 +622,11 @@ pub async fn shutdown_signal() {
 
 /// `helpdesk rebalance`: the plan (and with `apply`, the moves) as a supervisor.
 pub async fn rebalance(
-    data_dir: &Path,
+    settings: &Settings,
     supervisor: &str,
     apply: bool,
 ) -> anyhow::Result<helpdesk_app::routing::RebalancePlan> {
-    let (helpdesk, _, _) = open_helpdesk(data_dir)?;
+    let (helpdesk, _, _) = open(settings)?;
     let email = helpdesk_domain::EmailAddress::parse(supervisor)
         .map_err(|e| anyhow::anyhow!("--supervisor: {e}"))?;
     let role = match helpdesk.agent_record(&email).await? {

@@ -293,13 +293,27 @@ enum Command {
     },
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .init();
+/// The command's settings, read once: the environment (`HELPDESK_SMTP_RELAY`,
+/// `CUSTOMER_DIRECTORY_*`, …), then the flags (which clap already merged with their variables).
+fn settings(data: &DataArg) -> anyhow::Result<helpdesk_compose::Settings> {
+    let mut settings = helpdesk_compose::Settings::from_env(|k| std::env::var(k).ok())?;
+    settings.data_dir = Some(data.data.clone());
+    if settings.mail.domain.is_none() {
+        settings = settings.with_mail_domain(helpdesk::DEFAULT_MAIL_DOMAIN)?;
+    }
+    Ok(settings)
+}
+
+/// `--now`, or the current time.
+fn parse_now(now: Option<String>) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    Ok(match now {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+            .map_err(|e| {
+                anyhow::anyhow!("--now must be an RFC 3339 time like 2026-01-01T09:00:00Z: {e}")
+            })?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    })
 }
 
 #[tokio::main]
@@ -321,13 +335,15 @@ async fn main() -> anyhow::Result<()> {
             public_url,
             limits,
         } => {
-            init_tracing();
+            helpdesk_compose::logging::init_local();
+            let mut settings = settings(&data)?.with_mail_domain(&mail_domain)?;
+            if let Some(url) = &public_url {
+                settings = settings.with_public_url(url)?;
+            }
             let app = helpdesk::Application::build(&helpdesk::Config {
-                data_dir: data.data.clone(),
+                settings,
                 listen,
                 smtp,
-                mail_domain: mail_domain.clone(),
-                public_url,
                 routing_queue: Default::default(),
                 routing_worker: true,
                 http_limits: limits.http(),
@@ -382,12 +398,13 @@ async fn main() -> anyhow::Result<()> {
             mail_domain,
             paths,
         } => {
-            if !helpdesk::ingest_paths(&data.data, &mail_domain, &paths).await? {
+            let settings = settings(&data)?.with_mail_domain(&mail_domain)?;
+            if !helpdesk::ingest_paths(&settings, &paths).await? {
                 std::process::exit(1);
             }
         }
         Command::ImportCustomers { data, file } => {
-            let (helpdesk, _, _) = helpdesk::open_helpdesk(&data.data)?;
+            let (helpdesk, _, _) = helpdesk::open(&settings(&data)?)?;
             let summary = helpdesk::import::import_customers(&helpdesk, &file).await?;
             println!("{}", serde_json::to_string(&summary)?);
             if !summary.errors.is_empty() {
@@ -400,28 +417,21 @@ async fn main() -> anyhow::Result<()> {
             public_url,
             now,
         } => {
-            let now = match now {
-                Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "--now must be an RFC 3339 time like 2026-01-01T09:00:00Z: {e}"
-                        )
-                    })?
-                    .with_timezone(&chrono::Utc),
-                None => chrono::Utc::now(),
-            };
-            let report = helpdesk::sweep_once_with(&data.data, &mail_domain, now).await?;
+            let now = parse_now(now)?;
+            let settings = settings(&data)?
+                .with_mail_domain(&mail_domain)?
+                .with_public_url(&public_url)?;
+            let report = helpdesk::sweep_once_with(&settings, now).await?;
             for alert in &report.alerts {
                 println!("{}", serde_json::to_string(alert)?);
             }
-            let routing = helpdesk::resweep_once(&data.data, now).await?;
-            let inbound = helpdesk::recover_inbound_once(&data.data, &mail_domain, now).await?;
+            let routing = helpdesk::resweep_once(&settings, now).await?;
+            let inbound = helpdesk::recover_inbound_once(&settings, now).await?;
             println!(
                 "{}",
                 serde_json::json!({ "summary": { "now": now, "examined": report.examined, "alerts": report.alerts.len(), "queries": report.queries, "routing_resweep": routing, "inbound_recovery": inbound } })
             );
-            let automations =
-                helpdesk::automations_once(&data.data, &mail_domain, &public_url, now).await?;
+            let automations = helpdesk::automations_once(&settings, now).await?;
             println!("{}", serde_json::json!({ "automations": automations }));
         }
         Command::DeliverMail {
@@ -429,24 +439,16 @@ async fn main() -> anyhow::Result<()> {
             mail_domain,
             now,
         } => {
-            let now = match now {
-                Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "--now must be an RFC 3339 time like 2026-01-01T09:00:00Z: {e}"
-                        )
-                    })?
-                    .with_timezone(&chrono::Utc),
-                None => chrono::Utc::now(),
-            };
-            let report = helpdesk::deliver_mail_once(&data.data, &mail_domain, now).await?;
+            let now = parse_now(now)?;
+            let settings = settings(&data)?.with_mail_domain(&mail_domain)?;
+            let report = helpdesk::deliver_mail_once(&settings, now).await?;
             println!(
                 "{}",
                 serde_json::json!({ "summary": { "now": now, "examined": report.examined, "sent": report.sent, "retrying": report.retrying, "failed": report.failed, "skipped": report.skipped, "errors": report.errors, "queries": report.queries } })
             );
         }
         Command::TrainClassifier { data } => {
-            let info = helpdesk::train_classifier(&data.data).await?;
+            let info = helpdesk::train_classifier(&settings(&data)?).await?;
             println!("{}", serde_json::to_string_pretty(&info)?);
         }
         Command::EvalClassifier {
@@ -504,7 +506,7 @@ async fn main() -> anyhow::Result<()> {
             helpdesk::bench::ingest(messages.max(1), &fixtures).await?;
         }
         Command::Reindex { data } => {
-            let (helpdesk, _, _) = helpdesk::open_helpdesk(&data.data)?;
+            let (helpdesk, _, _) = helpdesk::open(&settings(&data)?)?;
             let report = helpdesk.reindex_kb().await?;
             println!("{}", serde_json::json!({ "reindexed": report }));
         }
@@ -519,7 +521,7 @@ async fn main() -> anyhow::Result<()> {
             supervisor,
             dry_run,
         } => {
-            let plan = helpdesk::rebalance(&data.data, &supervisor, !dry_run).await?;
+            let plan = helpdesk::rebalance(&settings(&data)?, &supervisor, !dry_run).await?;
             println!("{}", serde_json::to_string_pretty(&plan)?);
         }
         Command::BenchRoute {

@@ -11,6 +11,42 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use helpdesk_adapters::aws::sqs::process_batch;
 use helpdesk_app::queue::{parse_queue_message, Processed, QueueMessage};
 use helpdesk_app::{AppError, Helpdesk};
+use helpdesk_compose::{aws::Stack, Capability, ComposeError, Settings};
+use lambda_runtime::LambdaEvent;
+
+/// What the function needs besides its table: escalation mail, SMS pages of the leads on call,
+/// and the platform's user API when `CUSTOMER_DIRECTORY_URL` is set.
+pub const NEEDS: &[Capability] = &[
+    Capability::Mail,
+    Capability::SmsPaging,
+    Capability::CustomerDirectory,
+    // Help-centre sign-in requests ride on the routing queue: their links need the public URL.
+    Capability::Links,
+];
+
+/// The function as `main` runs it (and the tests start it).
+pub struct Function {
+    helpdesk: Helpdesk,
+}
+
+impl Function {
+    pub async fn build(settings: &Settings) -> Result<Self, ComposeError> {
+        let helpdesk = Stack::connect(settings).await.helpdesk(NEEDS)?;
+        Ok(Self { helpdesk })
+    }
+
+    pub fn helpdesk(&self) -> &Helpdesk {
+        &self.helpdesk
+    }
+
+    /// One invocation: the batch's records routed, the failed ones reported.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        Ok(handle(&self.helpdesk, event.payload).await)
+    }
+}
 
 /// Processes every record of the batch; the response lists the failed ones.
 pub async fn handle(helpdesk: &Helpdesk, event: SqsEvent) -> SqsBatchResponse {

@@ -13,10 +13,98 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
+use helpdesk_adapters::aws::SnsAlertSink;
 use helpdesk_app::sla::AlertSink;
 use helpdesk_app::Helpdesk;
+use helpdesk_compose::{aws::Stack, Capability, ComposeError, Settings};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
+
+/// What the function needs besides its table: the alert topic; mail (alerts to the team, queued
+/// mail retried), attachments of queued replies and stranded received mail (the mail bucket),
+/// inbound settings (recovery), signed links (surveys), the routing queue (re-enqueues) and
+/// the classifier models (the retraining task).
+pub const NEEDS: &[Capability] = &[
+    Capability::SlaAlerts,
+    Capability::Mail,
+    Capability::MailBucket,
+    Capability::Inbound,
+    Capability::Links,
+    Capability::RoutingQueue,
+    Capability::ClassifierModels,
+];
+
+/// Unrouted-ticket markers (and stranded messages, and KB resolutions) examined per shard and
+/// minute; the next minute continues.
+pub const RESWEEP_LIMIT: usize = 200;
+
+/// The function as `main` runs it (and the tests start it).
+pub struct Function {
+    helpdesk: Helpdesk,
+    sink: SnsAlertSink,
+}
+
+impl Function {
+    pub async fn build(settings: &Settings) -> Result<Self, ComposeError> {
+        let stack = Stack::connect(settings).await;
+        Ok(Self {
+            helpdesk: stack.helpdesk(NEEDS)?,
+            sink: stack.alert_sink()?,
+        })
+    }
+
+    pub fn helpdesk(&self) -> &Helpdesk {
+        &self.helpdesk
+    }
+
+    /// One invocation of either schedule. A sweep also delivers queued mail (retries, and
+    /// sends a crash interrupted), as the self-hosted server's timer does, re-enqueues tickets
+    /// left unrouted, ingests again received mail left pending and counts KB links of
+    /// resolutions whose follow-up did not finish. Failures of those are logged; the next
+    /// minute catches up.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<Outcome, lambda_runtime::Error> {
+        let helpdesk = &self.helpdesk;
+        // The daily schedule's payload asks for retraining instead of a sweep.
+        let report = match run(helpdesk, &self.sink, event).await? {
+            retrain @ Outcome::Retrain(_) => return Ok(retrain),
+            Outcome::Sweep(report) => report,
+        };
+        if let Some(mail) = helpdesk.mail_settings() {
+            if let Err(e) = helpdesk
+                .deliver_pending_mail(Utc::now(), mail.sender.as_ref())
+                .await
+            {
+                tracing::error!(error = %e, "mail delivery sweep failed");
+            }
+        }
+        match helpdesk.resweep_unrouted(Utc::now(), RESWEEP_LIMIT).await {
+            Ok(r) if r.enqueued + r.errors > 0 => tracing::info!(
+                enqueued = r.enqueued,
+                errors = r.errors,
+                "re-enqueued unrouted tickets"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "routing resweep failed"),
+        }
+        match helpdesk.recover_inbound(Utc::now(), RESWEEP_LIMIT).await {
+            Ok(r) if r.examined > 0 => tracing::info!(
+                recovered = r.recovered,
+                quarantined = r.quarantined,
+                errors = r.errors,
+                "recovered stranded inbound mail"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "inbound recovery sweep failed"),
+        }
+        if let Err(e) = helpdesk.sweep_kb_resolutions(RESWEEP_LIMIT).await {
+            tracing::error!(error = %e, "KB resolution sweep failed");
+        }
+        Ok(Outcome::Sweep(report))
+    }
+}
 
 /// What one invocation did; the function's result (visible in `sam local invoke` and tests).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -11,9 +11,11 @@
 //!   tried), and the retry pages only whom the first attempt missed.
 
 use aws_lambda_events::event::sns::SnsEvent;
+use helpdesk_adapters::aws::SnsSms;
 use helpdesk_app::alerts::{PageReport, PagingOptions, SmsSender};
 use helpdesk_app::sla::SlaAlert;
 use helpdesk_app::Helpdesk;
+use helpdesk_compose::{aws::Stack, Capability, ComposeError, Settings};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 
@@ -33,12 +35,37 @@ impl SmsAlertsSummary {
     }
 }
 
-/// Settings from the environment (set by template.yaml):
-/// - `SMS_MAX_PER_RECIPIENT_PER_WINDOW`: SMS per phone per 10 minutes (default 5, 1–100);
-/// - `HELPDESK_CONSOLE_URL`: the console's base URL, to link the ticket in the text (optional).
-pub fn options_from_env(get: impl Fn(&str) -> Option<String>) -> Result<PagingOptions, String> {
-    // One definition for every function that pages (this one and the router's escalations).
-    PagingOptions::from_env(get)
+/// What the function needs besides its table: SMS through SNS, with the limits and console
+/// link of `SMS_MAX_PER_RECIPIENT_PER_WINDOW` and `HELPDESK_CONSOLE_URL`.
+pub const NEEDS: &[Capability] = &[Capability::SmsPaging];
+
+/// The function as `main` runs it (and the tests start it).
+pub struct Function {
+    helpdesk: Helpdesk,
+    sender: SnsSms,
+    options: PagingOptions,
+}
+
+impl Function {
+    pub async fn build(settings: &Settings) -> Result<Self, ComposeError> {
+        let stack = Stack::connect(settings).await;
+        Ok(Self {
+            helpdesk: stack.helpdesk(NEEDS)?,
+            sender: stack.sms(),
+            options: stack.paging().clone(),
+        })
+    }
+
+    pub fn helpdesk(&self) -> &Helpdesk {
+        &self.helpdesk
+    }
+
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<SnsEvent>,
+    ) -> Result<SmsAlertsSummary, lambda_runtime::Error> {
+        handle(&self.helpdesk, &self.sender, &self.options, event).await
+    }
 }
 
 /// One invocation: every record's alert paged; malformed records skipped.
@@ -92,41 +119,5 @@ pub async fn handle(
         Ok(summary)
     } else {
         Err(format!("some pages must be retried: {}", retry.join("; ")).into())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use helpdesk_app::alerts::DEFAULT_MAX_SMS_PER_WINDOW;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
-
-    #[test]
-    fn options_default_and_validate() {
-        let o = options_from_env(env(&[])).expect("defaults");
-        assert_eq!(o.max_per_window, DEFAULT_MAX_SMS_PER_WINDOW);
-        assert_eq!(o.console_url, None);
-        let o = options_from_env(env(&[
-            ("SMS_MAX_PER_RECIPIENT_PER_WINDOW", "2"),
-            ("HELPDESK_CONSOLE_URL", "https://desk.example.com"),
-        ]))
-        .expect("set");
-        assert_eq!(o.max_per_window, 2);
-        assert_eq!(o.console_url.as_deref(), Some("https://desk.example.com"));
-        for bad in ["0", "101", "five", "-1"] {
-            assert!(
-                options_from_env(env(&[("SMS_MAX_PER_RECIPIENT_PER_WINDOW", bad)])).is_err(),
-                "{bad}"
-            );
-        }
-        assert!(options_from_env(env(&[("HELPDESK_CONSOLE_URL", "desk.example.com")])).is_err());
     }
 }

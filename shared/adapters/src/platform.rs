@@ -72,33 +72,6 @@ impl HttpCustomerDirectory {
         })
     }
 
-    /// From `CUSTOMER_DIRECTORY_URL` (required to turn it on), `CUSTOMER_DIRECTORY_TOKEN`,
-    /// `CUSTOMER_DIRECTORY_TIMEOUT_MS` (default 2000) and `CUSTOMER_DIRECTORY_CACHE_SECS`
-    /// (default 300). `Ok(None)` when no URL is set.
-    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
-        let Some(url) = env("CUSTOMER_DIRECTORY_URL").filter(|u| !u.trim().is_empty()) else {
-            return Ok(None);
-        };
-        let number = |k: &str, default: u64| -> Result<u64, ConfigError> {
-            match env(k) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|_| ConfigError(format!("{k} must be a whole number"))),
-            }
-        };
-        let settings = DirectorySettings {
-            url: url.trim().to_string(),
-            token: env("CUSTOMER_DIRECTORY_TOKEN")
-                .filter(|t| !t.is_empty())
-                .map(Secret::new),
-            timeout: Duration::from_millis(number("CUSTOMER_DIRECTORY_TIMEOUT_MS", 2000)?.max(1)),
-            cache_ttl: Duration::from_secs(number("CUSTOMER_DIRECTORY_CACHE_SECS", 300)?),
-        };
-        Self::new(settings).map(Some)
-    }
-
     fn cached(&self, key: &str) -> Option<Option<CustomerProfile>> {
         let cache = match self.cache.lock() {
             Ok(c) => c,

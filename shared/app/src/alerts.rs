@@ -231,42 +231,6 @@ pub fn escalation_sms_text(
     }
 }
 
-impl PagingOptions {
-    /// Settings from the environment (template.yaml sets them on every function that pages):
-    /// - `SMS_MAX_PER_RECIPIENT_PER_WINDOW`: SMS per phone per 10 minutes (default 5, 1–100);
-    /// - `HELPDESK_CONSOLE_URL`: the console's base URL, to link the ticket (optional).
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let max_per_window = match get("SMS_MAX_PER_RECIPIENT_PER_WINDOW").filter(|v| !v.is_empty())
-        {
-            None => DEFAULT_MAX_SMS_PER_WINDOW,
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| {
-                    format!(
-                        "SMS_MAX_PER_RECIPIENT_PER_WINDOW must be a number from 1 to 100, not {v:?}"
-                    )
-                })?,
-        };
-        let console_url = get("HELPDESK_CONSOLE_URL")
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty());
-        if let Some(url) = &console_url {
-            if !url.starts_with("https://") && !url.starts_with("http://") {
-                return Err(format!(
-                    "HELPDESK_CONSOLE_URL must be an http(s) URL, not {url:?}"
-                ));
-            }
-        }
-        Ok(Self {
-            max_per_window,
-            console_url,
-        })
-    }
-}
-
 /// SMS paging of routing escalations: the sender and limits [`Helpdesk::with_sms_paging`] set.
 #[derive(Clone)]
 pub struct SmsPaging {
@@ -524,30 +488,6 @@ mod tests {
             text.len() <= MAX_SMS_CHARS && !text.contains("https://"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn paging_options_default_and_validate() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        let o = PagingOptions::from_env(env(&[])).expect("defaults");
-        assert_eq!(
-            (o.max_per_window, o.console_url),
-            (DEFAULT_MAX_SMS_PER_WINDOW, None)
-        );
-        let o = PagingOptions::from_env(env(&[("SMS_MAX_PER_RECIPIENT_PER_WINDOW", "2")]))
-            .expect("set");
-        assert_eq!(o.max_per_window, 2);
-        assert!(
-            PagingOptions::from_env(env(&[("SMS_MAX_PER_RECIPIENT_PER_WINDOW", "0")])).is_err()
-        );
-        assert!(PagingOptions::from_env(env(&[("HELPDESK_CONSOLE_URL", "desk")])).is_err());
     }
 
     #[test]

@@ -169,34 +169,6 @@ pub struct AutomationConfig {
     pub public_url: String,
 }
 
-impl AutomationConfig {
-    /// From the environment of the AWS functions: the key is `HELPDESK_THREAD_KEY` (the mail
-    /// threading secret; links use keys derived from it per purpose), the base URL
-    /// `HELPDESK_PUBLIC_URL` (only the sweeper, which writes the links, needs it). `None`
-    /// without a key: surveys are then not sent and links not accepted.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
-        let Some(key) = get("HELPDESK_THREAD_KEY").filter(|k| !k.is_empty()) else {
-            return Ok(None);
-        };
-        if key.len() < 32 {
-            return Err("HELPDESK_THREAD_KEY must be at least 32 characters".into());
-        }
-        let public_url = get("HELPDESK_PUBLIC_URL")
-            .map(|u| u.trim().trim_end_matches('/').to_string())
-            .unwrap_or_default();
-        let web = public_url.starts_with("https://") || public_url.starts_with("http://");
-        if !public_url.is_empty() && !web {
-            return Err(format!(
-                "HELPDESK_PUBLIC_URL must be an http(s) URL, not {public_url:?}"
-            ));
-        }
-        Ok(Some(Self {
-            link_secret: key.into_bytes(),
-            public_url,
-        }))
-    }
-}
-
 impl std::fmt::Debug for AutomationConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AutomationConfig")

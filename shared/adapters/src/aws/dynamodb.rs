@@ -65,13 +65,6 @@ impl DynamoTable {
         }
     }
 
-    /// A client from the standard AWS environment (credentials chain, region,
-    /// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_DYNAMODB`).
-    pub async fn from_env(table_name: impl Into<String>) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(Client::new(&config), table_name)
-    }
-
     pub fn table_name(&self) -> &str {
         &self.table
     }

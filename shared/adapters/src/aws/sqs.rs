@@ -63,13 +63,6 @@ impl SqsRoutingQueue {
         }
     }
 
-    /// From `ROUTING_QUEUE_URL` (and optional `ROUTING_DLQ_URL`); `None` when not configured.
-    pub fn from_env(client: Client, env: impl Fn(&str) -> Option<String>) -> Option<Self> {
-        let url = env("ROUTING_QUEUE_URL").filter(|u| !u.trim().is_empty())?;
-        let dlq = env("ROUTING_DLQ_URL").filter(|u| !u.trim().is_empty());
-        Some(Self::new(client, url, dlq))
-    }
-
     fn dlq(&self) -> Result<&str, QueueError> {
         self.dead_letter_url
             .as_deref()
