@@ -110,7 +110,10 @@ fn sign_in_mails(data: &Path) -> usize {
 
 async fn helpdesk(data: &Path, table: Arc<dyn Table>) -> Helpdesk {
     let h = Helpdesk::new(table, Arc::new(SystemClock), Arc::new(UlidGen::default()))
-        .with_mail(helpdesk::mail_settings(data, helpdesk::DEFAULT_MAIL_DOMAIN).expect("mail"))
+        .with_mail(
+            helpdesk_compose::local::mail_settings(&helpdesk_compose::Settings::local(data))
+                .expect("mail"),
+        )
         .with_automation(
             helpdesk::automation_config(data, "https://help.example.com").expect("links"),
         );

@@ -317,7 +317,10 @@ fn spawn_sweeper(
 ) {
     tokio::spawn(async move {
         let sink = LocalAlertSink::new(helpdesk.clone(), &data_dir).with_paging(paging);
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        // The first sweep a minute after start, not at once: a reply sent in the first
+        // moments is delivered by its own request, not raced for by the catch-up sweep.
+        let period = std::time::Duration::from_secs(60);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
