@@ -52,3 +52,22 @@ pub async fn receive_batch(
     let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).expect("event");
     (event, handles)
 }
+
+/// What moto recorded (`GET /moto-api/data.json`: sent e-mail, SMS, topics' notifications).
+/// moto serialises its models while other requests change them, so under parallel tests a read
+/// can fail (a 500 with a Python `TypeError`); it is retried a few times.
+pub async fn moto_data(url: &str) -> serde_json::Value {
+    let mut last = String::new();
+    for _ in 0..10 {
+        match reqwest::get(format!("{url}/moto-api/data.json")).await {
+            Ok(r) if r.status().is_success() => match r.json().await {
+                Ok(v) => return v,
+                Err(e) => last = e.to_string(),
+            },
+            Ok(r) => last = format!("moto answered {}", r.status()),
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("moto-api/data.json: {last}")
+}

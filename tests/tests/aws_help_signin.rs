@@ -49,12 +49,7 @@ impl MailSender for Flaky {
 /// Tokens of the sign-in links SES was given for `to` (MIME decoded enough: quoted-printable
 /// soft breaks removed).
 async fn sent_tokens(url: &str, base: &str, to: &str) -> Vec<String> {
-    let data: Value = reqwest::get(format!("{url}/moto-api/data.json"))
-        .await
-        .expect("moto-api")
-        .json()
-        .await
-        .expect("moto data");
+    let data: Value = helpdesk_tests::aws::moto_data(url).await;
     let prefix = format!("{base}/help/signin/");
     let mut out = Vec::new();
     for m in data["ses"]["RawMessage"]

@@ -25,12 +25,7 @@ use std::sync::Arc;
 
 /// What moto recorded for one SES send: (source, destinations, raw MIME).
 async fn recorded(url: &str, id: &str) -> Option<(String, Vec<String>, String)> {
-    let data: Value = reqwest::get(format!("{url}/moto-api/data.json"))
-        .await
-        .expect("moto-api")
-        .json()
-        .await
-        .expect("moto data");
+    let data: Value = helpdesk_tests::aws::moto_data(url).await;
     data["ses"]["RawMessage"]
         .as_array()
         .cloned()
@@ -54,12 +49,7 @@ async fn recorded(url: &str, id: &str) -> Option<(String, Vec<String>, String)> 
 
 /// Every raw message moto recorded whose MIME contains `needle`.
 async fn recorded_containing(url: &str, needle: &str) -> Vec<String> {
-    let data: Value = reqwest::get(format!("{url}/moto-api/data.json"))
-        .await
-        .expect("moto-api")
-        .json()
-        .await
-        .expect("moto data");
+    let data: Value = helpdesk_tests::aws::moto_data(url).await;
     data["ses"]["RawMessage"]
         .as_array()
         .cloned()

@@ -221,12 +221,7 @@ async fn same_event_twice_and_fixture_batch() {
 
 /// Texts moto recorded as sent by SMS to `phone`.
 async fn texts_to(url: &str, phone: &str) -> Vec<String> {
-    let data: Value = reqwest::get(format!("{url}/moto-api/data.json"))
-        .await
-        .expect("moto-api")
-        .json()
-        .await
-        .expect("moto data");
+    let data: Value = helpdesk_tests::aws::moto_data(url).await;
     data["sns"]["SMS"]
         .as_array()
         .cloned()

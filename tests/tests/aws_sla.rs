@@ -44,12 +44,7 @@ fn event_json(file: &str) -> Value {
 }
 
 async fn moto_data(url: &str) -> Value {
-    reqwest::get(format!("{url}/moto-api/data.json"))
-        .await
-        .expect("moto-api")
-        .json()
-        .await
-        .expect("moto data")
+    helpdesk_tests::aws::moto_data(url).await
 }
 
 /// Messages moto recorded as published to `topic_arn`: (message, message attributes).

@@ -37,7 +37,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use helpdesk_app::inbound::Outcome;
 use helpdesk_compose::Settings;
-use helpdesk_tests::aws::{moto_url, unique};
+use helpdesk_tests::aws::{moto_data, moto_url, unique};
 use helpdesk_tests::cfn::Template;
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::{Context, LambdaEvent};
@@ -60,16 +60,6 @@ fn event_json(file: &str) -> Value {
 
 fn y(v: &Yaml, key: &str) -> Yaml {
     v.get(key).cloned().unwrap_or(Yaml::Null)
-}
-
-/// What moto recorded (`/moto-api/data.json`).
-async fn moto_data(url: &str) -> Value {
-    reqwest::get(format!("{url}/moto-api/data.json"))
-        .await
-        .expect("moto-api")
-        .json()
-        .await
-        .expect("moto data")
 }
 
 /// Raw messages SES was given for `to`: (source, MIME).
