@@ -56,15 +56,13 @@ async fn lambda_embedded_mode_rebuilds_from_storage_then_serves_updates() {
     };
     use helpdesk_compose::settings::KbSearch;
     use helpdesk_compose::{Capability, Settings};
-    let err = Settings::from_env(env(&[("HELPDESK_KB_SEARCH", "elastic")]))
-        .err()
-        .expect("unknown engine");
+    let err =
+        Settings::from_env(env(&[("HELPDESK_KB_SEARCH", "elastic")])).expect_err("unknown engine");
     assert!(err.to_string().contains("opensearch or embedded"), "{err}");
     let err = Settings::from_env(env(&[]))
         .expect("settings")
         .require(&[Capability::KbSearch])
-        .err()
-        .expect("opensearch is the default and needs an endpoint");
+        .expect_err("opensearch is the default and needs an endpoint");
     assert!(
         err.to_string().contains("HELPDESK_OPENSEARCH_ENDPOINT"),
         "{err}"

@@ -293,10 +293,16 @@ enum Command {
     },
 }
 
-/// The command's settings, read once: the environment (`HELPDESK_SMTP_RELAY`,
-/// `CUSTOMER_DIRECTORY_*`, …), then the flags (which clap already merged with their variables).
+/// The command's settings, read once: the self-hosted variables of the environment
+/// (`HELPDESK_SMTP_RELAY`, `CUSTOMER_DIRECTORY_*`, …), then the flags (which clap already
+/// merged with their variables).
 fn settings(data: &DataArg) -> anyhow::Result<helpdesk_compose::Settings> {
-    let mut settings = helpdesk_compose::Settings::from_env(|k| std::env::var(k).ok())?;
+    let mut settings = helpdesk_compose::Settings::from_env(|k| {
+        helpdesk_compose::settings::SELF_HOSTED_VARIABLES
+            .contains(&k)
+            .then(|| std::env::var(k).ok())
+            .flatten()
+    })?;
     settings.data_dir = Some(data.data.clone());
     if settings.mail.domain.is_none() {
         settings = settings.with_mail_domain(helpdesk::DEFAULT_MAIL_DOMAIN)?;

@@ -309,6 +309,22 @@ pub const VARIABLES: &[&str] = &[
     "HELPDESK_SESSION_KEY",
 ];
 
+/// The variables the self-hosted binary reads (the rest are the Lambdas'; the self-hosted
+/// binary keeps its keys in the data directory). Its `main` reads only these, so a Lambda
+/// variable left in a shell cannot stop it.
+pub const SELF_HOSTED_VARIABLES: &[&str] = &[
+    "HELPDESK_DATA",
+    "HELPDESK_MAIL_DOMAIN",
+    "HELPDESK_PUBLIC_URL",
+    "HELPDESK_SMTP_RELAY",
+    "SMS_MAX_PER_RECIPIENT_PER_WINDOW",
+    "HELPDESK_CONSOLE_URL",
+    "CUSTOMER_DIRECTORY_URL",
+    "CUSTOMER_DIRECTORY_TOKEN",
+    "CUSTOMER_DIRECTORY_TIMEOUT_MS",
+    "CUSTOMER_DIRECTORY_CACHE_SECS",
+];
+
 /// What a binary can be asked to wire. Each Lambda declares the ones it needs; a needed
 /// capability whose settings are missing stops start-up ([`Settings::require`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
